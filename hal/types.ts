@@ -184,3 +184,11 @@ export interface Hal {
   power: Power;
   sensor: Sensor;
 }
+
+/** What a firmware entry point returns; `inspect` feeds tests and reports. */
+export interface AppHandle {
+  inspect?(): unknown;
+}
+
+/** A firmware entry point: called once per boot. */
+export type App = (hal: Hal, config: unknown) => AppHandle | void;

@@ -1,0 +1,100 @@
+/**
+ * `npm start` / `npm run sim -- [options]`: run the simulated device.
+ * User mistakes print one line and exit 2; the last stdout line with --json is
+ * one JSON object.
+ */
+import { parseArgs } from 'node:util';
+import { runSimulation, type SimSummary } from '../sim';
+import { loadScenario, UsageError } from '../scenarios/scenario';
+import { formatDuration, parseDuration } from './duration';
+
+const HELP = `Usage: npm run sim -- [options]
+
+Runs the firmware on simulated devices with a virtual clock.
+
+Options:
+  --engine xs|node     where the firmware runs: the real XS engine (default) or
+                       in-process under Node (faster, same code)
+  --scenario NAME|PATH a built-in scenario (test-sim/scenarios/NAME.json) or a
+                       scenario file (default: default)
+  --duration DUR       simulated time, e.g. 90s, 10m, 24h, 7d (default: the
+                       scenario's)
+  --seed N             seed of every random choice (default: 1)
+  --realtime           no time warp: simulated time runs with the wall clock
+  --json               print one JSON summary object as the last line
+  -h, --help           this help
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`sim: ${message}\n`);
+  process.exit(2);
+}
+
+function options() {
+  try {
+    return parseArgs({
+      options: {
+        engine: { type: 'string', default: 'xs' },
+        scenario: { type: 'string', default: 'default' },
+        duration: { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        realtime: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    fail(`${(error as Error).message.split('\n')[0]} (see --help)`);
+  }
+}
+
+function summaryLines(s: SimSummary): string[] {
+  const warp = s.wall_ms > 0 ? Math.round(s.simulated_ms / s.wall_ms) : Infinity;
+  return [
+    `scenario ${s.scenario}: ${formatDuration(s.simulated_ms)} simulated in ${(s.wall_ms / 1000).toFixed(1)} s (${warp}x) on ${s.engine}, seed ${s.seed}`,
+    `${s.devices} device(s), ${s.boots} boot(s), ${s.crashes} crash(es), ${s.events} events`,
+    `TLS: ${s.tls_handshakes} handshake(s), failures ${JSON.stringify(s.tls_failures)}; ${s.bytes_tx} B sent, ${s.bytes_rx} B received`,
+  ];
+}
+
+async function main(): Promise<void> {
+  const args = options();
+  if (args.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (args.engine !== 'xs' && args.engine !== 'node') fail(`--engine must be xs or node, got "${args.engine}"`);
+  if (!/^\d+$/.test(args.seed!)) fail(`--seed must be a non-negative integer, got "${args.seed}"`);
+  let durationMs: number | undefined;
+  if (args.duration !== undefined) {
+    durationMs = parseDuration(args.duration);
+    if (durationMs === undefined) fail(`--duration must look like 90s, 10m, 24h or 7d, got "${args.duration}"`);
+  }
+  const scenario = loadScenario(args.scenario!);
+  const tty = process.stderr.isTTY && !args.json;
+  const result = await runSimulation({
+    engine: args.engine,
+    scenario,
+    durationMs,
+    seed: Number(args.seed),
+    realtime: args.realtime,
+    onProgress: tty
+      ? (now, total) => {
+          const width = 30;
+          const done = Math.min(width, Math.round((now / total) * width));
+          process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${formatDuration(now)} / ${formatDuration(total)} `);
+        }
+      : undefined,
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  if (args.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
+  else process.stdout.write(`${summaryLines(result.summary).join('\n')}\n`);
+}
+
+main().catch((error) => {
+  if (error instanceof UsageError) fail(error.message);
+  process.stderr.write(`sim: internal error: ${error instanceof Error ? error.stack : error}\n`);
+  process.exit(1);
+});

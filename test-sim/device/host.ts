@@ -1,0 +1,435 @@
+/**
+ * One simulated device, host side: owns the firmware engine across boots and
+ * answers every HAL call the firmware makes over the bridge (hal/sim/wire.ts):
+ * clock, timers, entropy, log, Wi-Fi, TLS streams, flash, RTC memory, deep sleep
+ * and the sensor. Every happening is a task on the shared Scheduler.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LinkError, WifiHint } from '../../hal/types';
+import { HEADER, Op, bodyJson, bodyView, message, parse, withBody, withJson, type Message } from '../../hal/sim/wire';
+import type { Scheduler, TimerHandle } from '../clock/scheduler';
+import type { Engine } from '../engine/types';
+import { FirmwareError } from '../engine/xs';
+import { PowerCut, SimFlash } from '../flash/flash';
+import { ACCESS_POINT, SimWifi, type WifiTiming } from '../radio/wifi';
+import { SeededRandom } from './random';
+
+/** Start the monotonic tick close to its wrap so every run exercises wrap-safe time. */
+export const TICK_ORIGIN = 0xfff00000;
+
+export interface RecordedEvent {
+  t: number;
+  device: number;
+  event: string;
+  fields?: Record<string, unknown>;
+}
+
+export interface DeviceHostOptions {
+  index: number;
+  scheduler: Scheduler;
+  /** Starts a fresh engine for each boot; the host is its bridge. */
+  startEngine(host: DeviceHost): Promise<Engine>;
+  config: unknown;
+  random: SeededRandom;
+  flash: SimFlash;
+  wifi: WifiTiming;
+  /** Directory holding the credential files the firmware names. */
+  credentialsDir: string;
+  /** Host name to TCP address, so a simulated endpoint name can reach a loopback port. */
+  resolve(host: string, port: number): { host: string; port: number } | undefined;
+  /** Wall clock (epoch ms) at simulation start. */
+  epochMs: number;
+  /** Modelled latencies (virtual ms) that real loopback I/O would not show. */
+  latency: { tlsHandshakeMs: number; timeSyncMs: number; bootMs: number };
+  record(event: RecordedEvent): void;
+  /** Host TLS client (test-sim/net/secure.ts), injected so fault-injecting proxies can wrap it. */
+  openSecureSocket: OpenSecureSocket;
+}
+
+export interface SecureSocketEvents {
+  onConnect(info: { alpn: string | undefined; resumed: boolean; protocol?: string | null }): void;
+  onData(bytes: Uint8Array): void;
+  onError(error: LinkError): void;
+}
+
+export type OpenSecureSocket = (
+  options: { host: string; port: number; serverName: string; alpn: string[]; ca: string; cert: string; key: string; timeoutMs: number },
+  events: SecureSocketEvents,
+) => { write(bytes: Uint8Array): void; close(): void };
+
+interface StreamState {
+  socket: { write(bytes: Uint8Array): void; close(): void } | undefined;
+  closed: boolean;
+}
+
+export class DeviceHost {
+  readonly index: number;
+  readonly wifi: SimWifi;
+  engine: Engine | undefined;
+  boots = 0;
+  crashes = 0;
+  powerCuts = 0;
+  bytesTx = 0;
+  bytesRx = 0;
+  tlsHandshakes = 0;
+  tlsFailures: Record<string, number> = {};
+  /** Sum of XS compute over every boot. */
+  compute = 0;
+  peakHeapSlots = 0;
+  private timers = new Map<number, TimerHandle>();
+  private streams = new Map<number, StreamState>();
+  private synced = false;
+  private retained: Uint8Array | undefined;
+  private sleepRequest: number | undefined;
+  private dead = false;
+  private generation = 0;
+  private wifiTask: TimerHandle | undefined;
+
+  constructor(private options: DeviceHostOptions) {
+    this.index = options.index;
+    this.wifi = new SimWifi(options.wifi);
+  }
+
+  get flash(): SimFlash {
+    return this.options.flash;
+  }
+
+  private get scheduler(): Scheduler {
+    return this.options.scheduler;
+  }
+
+  /** Monotonic uint32 tick the firmware sees. */
+  tick(): number {
+    return (TICK_ORIGIN + Math.floor(this.scheduler.now)) >>> 0;
+  }
+
+  record(event: string, fields?: Record<string, unknown>): void {
+    this.options.record({ t: this.scheduler.now, device: this.index, event, fields });
+  }
+
+  /** Power on (or wake): a fresh engine, then the Boot event. */
+  async boot(reason: 'power-on' | 'deep-sleep' | 'crash'): Promise<void> {
+    this.boots++;
+    this.dead = false;
+    this.sleepRequest = undefined;
+    this.generation++;
+    this.record('device.boot', { reason });
+    this.engine = await this.options.startEngine(this);
+    await this.deliver(withJson(Op.Boot, 0, { reason, config: this.options.config }));
+  }
+
+  /** Ask the firmware for its state (tests and reports). */
+  async inspect(): Promise<Record<string, unknown>> {
+    if (!this.engine) return { engine: 'off' };
+    const reply = await this.engine.deliver(message(Op.Inspect, 0, 0).bytes);
+    return JSON.parse(new TextDecoder().decode(reply));
+  }
+
+  /** Cut the power now: RAM and RTC memory are lost, flash is kept. */
+  async powerCut(rebootAfterMs: number): Promise<void> {
+    this.powerCuts++;
+    this.record('device.power-cut');
+    this.retained = undefined;
+    await this.halt();
+    this.scheduler.after(rebootAfterMs, () => this.boot('power-on'));
+  }
+
+  async shutdown(): Promise<void> {
+    await this.halt();
+  }
+
+  /** Deliver one event to the firmware and handle what the delivery asked for (sleep) or did (crash). */
+  async deliver(bytes: Uint8Array): Promise<void> {
+    const engine = this.engine;
+    if (!engine || this.dead) return;
+    try {
+      await engine.deliver(bytes);
+    } catch (error) {
+      if (error instanceof PowerCut || this.dead) {
+        this.powerCuts++;
+        this.record('device.power-cut', { during: 'flash-write' });
+        this.retained = undefined;
+        await this.halt();
+        this.scheduler.after(this.options.latency.bootMs, () => this.boot('power-on'));
+        return;
+      }
+      if (error instanceof FirmwareError) {
+        this.crashes++;
+        this.record('device.crash', { message: error.message.split('\n')[0] });
+        await this.halt();
+        this.scheduler.after(this.options.latency.bootMs, () => this.boot('crash'));
+        return;
+      }
+      throw error;
+    }
+    if (this.sleepRequest !== undefined) {
+      const ms = this.sleepRequest;
+      this.record('device.deep-sleep', { ms });
+      await this.halt();
+      this.scheduler.after(ms + this.options.latency.bootMs, () => this.boot('deep-sleep'));
+    }
+  }
+
+  private async halt(): Promise<void> {
+    this.dead = true;
+    this.generation++;
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
+    for (const stream of this.streams.values()) {
+      stream.closed = true;
+      stream.socket?.close();
+    }
+    this.streams.clear();
+    this.wifiTask?.cancel();
+    this.wifi.state = 'off';
+    this.synced = false;
+    const engine = this.engine;
+    this.engine = undefined;
+    if (engine) {
+      this.compute += engine.meter.compute;
+      this.peakHeapSlots = Math.max(this.peakHeapSlots, engine.meter.peakHeapSlots);
+      await engine.stop();
+    }
+  }
+
+  private later(ms: number, bytes: () => Uint8Array | undefined): TimerHandle {
+    return this.scheduler.after(ms, this.task(bytes));
+  }
+
+  private post(bytes: () => Uint8Array | undefined): void {
+    this.scheduler.post(this.task(bytes));
+  }
+
+  /** Deliver what `bytes` returns, unless the device rebooted since the task was made. */
+  private task(bytes: () => Uint8Array | undefined): () => Promise<void> | undefined {
+    const generation = this.generation;
+    return () => {
+      if (generation !== this.generation) return undefined;
+      const message = bytes();
+      return message ? this.deliver(message) : undefined;
+    };
+  }
+
+  /** Fault injection: the access point goes away (or comes back). */
+  setAccessPoint(up: boolean): void {
+    this.wifi.apUp = up;
+    if (!up && this.wifi.state === 'associated') {
+      this.wifi.state = 'off';
+      this.wifi.losses++;
+      const error: LinkError = { category: 'wifi', message: 'access point lost' };
+      this.post(() => withJson(Op.WifiLost, 0, error));
+    }
+  }
+
+  /** The bridge: one synchronous call from the firmware. */
+  handle(bytes: Uint8Array): Uint8Array {
+    if (this.dead) throw new PowerCut('device is off');
+    const m = parse(bytes);
+    switch (m.op) {
+      case Op.Now: {
+        const reply = message(Op.Now, 0, 12);
+        reply.view.setUint32(HEADER, this.tick(), true);
+        reply.view.setFloat64(HEADER + 4, this.synced ? this.options.epochMs + this.scheduler.now : NaN, true);
+        return reply.bytes;
+      }
+      case Op.TimerSet: {
+        const delay = bodyView(m).getUint32(0, true);
+        const id = m.id;
+        this.timers.set(id, this.later(delay, () => {
+          this.timers.delete(id);
+          return message(Op.Timer, id, 0).bytes;
+        }));
+        return ok(m);
+      }
+      case Op.TimerClear:
+        this.timers.get(m.id)?.cancel();
+        this.timers.delete(m.id);
+        return ok(m);
+      case Op.Random: {
+        const reply = message(Op.Random, 0, 4);
+        reply.view.setUint32(HEADER, this.options.random.next32(), true);
+        return reply.bytes;
+      }
+      case Op.Log: {
+        const [event, fields] = bodyJson<[string, Record<string, unknown>?]>(m);
+        this.record(event, fields);
+        return ok(m);
+      }
+      case Op.TimeSync:
+        this.later(this.options.latency.timeSyncMs, () => {
+          if (this.wifi.state !== 'associated') {
+            return withJson(Op.TimeSynced, 0, { error: { category: 'wifi', message: 'time sync needs the network' } });
+          }
+          this.synced = true;
+          return withJson(Op.TimeSynced, 0, {});
+        });
+        return ok(m);
+      case Op.WifiJoin:
+        this.join(bodyJson<{ hint: WifiHint | null }>(m).hint);
+        return ok(m);
+      case Op.WifiLeave:
+        this.wifiTask?.cancel();
+        this.wifi.state = 'off';
+        return ok(m);
+      case Op.WifiPowerSave:
+        this.record('wifi.power-save', { mode: bodyJson<string>(m) });
+        return ok(m);
+      case Op.TlsOpen:
+        this.openTls(m);
+        return ok(m);
+      case Op.TlsWrite: {
+        const stream = this.streams.get(m.id);
+        if (stream?.socket && !stream.closed) {
+          this.bytesTx += m.body.length;
+          this.scheduler.touchIo();
+          stream.socket.write(m.body.slice());
+        }
+        return ok(m);
+      }
+      case Op.TlsClose: {
+        const stream = this.streams.get(m.id);
+        if (stream) {
+          stream.closed = true;
+          stream.socket?.close();
+          this.streams.delete(m.id);
+        }
+        return ok(m);
+      }
+      case Op.FlashInfo: {
+        const reply = message(Op.FlashInfo, 0, 8);
+        reply.view.setUint32(HEADER, this.flash.byteLength, true);
+        reply.view.setUint32(HEADER + 4, this.flash.blockSize, true);
+        return reply.bytes;
+      }
+      case Op.FlashRead: {
+        const v = bodyView(m);
+        return withBody(Op.FlashRead, 0, this.flash.read(v.getUint32(0, true), v.getUint32(4, true)));
+      }
+      case Op.FlashWrite:
+        this.flash.write(bodyView(m).getUint32(0, true), m.body.subarray(4));
+        return ok(m);
+      case Op.FlashErase:
+        this.flash.erase(m.id);
+        return ok(m);
+      case Op.RetainedLoad:
+        return this.retained ? withBody(Op.RetainedLoad, 1, this.retained) : message(Op.RetainedLoad, 0, 0).bytes;
+      case Op.RetainedStore:
+        this.retained = m.body.slice();
+        return ok(m);
+      case Op.DeepSleep:
+        this.sleepRequest = bodyView(m).getUint32(0, true);
+        return ok(m);
+      case Op.SensorRead: {
+        const reply = message(Op.SensorRead, 0, 8);
+        const hours = this.scheduler.now / 3_600_000;
+        const value = 21 + 3 * Math.sin((2 * Math.PI * hours) / 24) + (this.options.random.next() - 0.5) * 0.2;
+        reply.view.setFloat64(HEADER, Math.round(value * 100) / 100, true);
+        return reply.bytes;
+      }
+      default:
+        throw new Error(`bridge: unknown call 0x${m.op.toString(16)}`);
+    }
+  }
+
+  private join(hint: WifiHint | null): void {
+    this.wifiTask?.cancel();
+    this.wifi.state = 'joining';
+    this.wifi.joins++;
+    const latency = this.wifi.joinLatency(hint);
+    if (latency === undefined) {
+      this.wifiTask = this.later(this.wifi.timing.joinTimeoutMs, () => {
+        this.wifi.state = 'off';
+        this.wifi.joinFailures++;
+        return withJson(Op.WifiError, 0, { category: 'wifi', message: 'no access point answered' } satisfies LinkError);
+      });
+      return;
+    }
+    this.wifiTask = this.later(latency, () => {
+      this.wifi.state = 'associated';
+      return withJson(Op.WifiJoined, 0, ACCESS_POINT);
+    });
+  }
+
+  private openTls(m: Message): void {
+    const id = m.id;
+    const options = bodyJson<{
+      host: string; port: number; serverName: string; alpn: string[];
+      credentials: { ca: string; certificate: string; key: string }; timeoutMs: number;
+    }>(m);
+    const stream: StreamState = { socket: undefined, closed: false };
+    this.streams.set(id, stream);
+    const fail = (error: LinkError) => {
+      this.tlsFailures[error.category] = (this.tlsFailures[error.category] ?? 0) + 1;
+      this.record('tls.error', { category: error.category, message: error.message });
+      this.streams.delete(id);
+      return withJson(Op.TlsError, id, error);
+    };
+    if (this.wifi.state !== 'associated') {
+      this.post(() => fail({ category: 'wifi', message: 'no network: Wi-Fi is not associated' }));
+      return;
+    }
+    const target = this.options.resolve(options.host, options.port);
+    if (!target) {
+      this.post(() => fail({ category: 'dns', message: `cannot resolve ${options.host}` }));
+      return;
+    }
+    let credentials: { ca: string; cert: string; key: string };
+    try {
+      const dir = this.options.credentialsDir;
+      credentials = {
+        ca: readFileSync(join(dir, options.credentials.ca), 'utf8'),
+        cert: readFileSync(join(dir, options.credentials.certificate), 'utf8'),
+        key: readFileSync(join(dir, options.credentials.key), 'utf8'),
+      };
+    } catch (error) {
+      this.post(() => fail({ category: 'tls-handshake', message: `credential file missing: ${(error as NodeJS.ErrnoException).path ?? error}` }));
+      return;
+    }
+    const started = this.scheduler.now;
+    const modelled = this.options.latency.tlsHandshakeMs;
+    const generation = this.generation;
+    let settled = false;
+    this.scheduler.beginIo();
+    const settle = () => {
+      if (!settled) {
+        settled = true;
+        this.scheduler.endIo();
+      }
+    };
+    /** Deliver no earlier than the modelled handshake time: loopback is far faster than an ESP32. */
+    const atModelledTime = (bytes: () => Uint8Array) => {
+      const wait = Math.max(0, started + modelled - this.scheduler.now);
+      if (wait > 0) this.later(wait, bytes);
+      else this.post(bytes);
+    };
+    stream.socket = this.options.openSecureSocket(
+      { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, timeoutMs: options.timeoutMs },
+      {
+        onConnect: (info) => {
+          settle();
+          if (stream.closed || generation !== this.generation) return;
+          this.tlsHandshakes++;
+          this.record('tls.connected', { alpn: info.alpn ?? null, protocol: info.protocol ?? null });
+          atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }));
+        },
+        onData: (bytes) => {
+          if (stream.closed || generation !== this.generation) return;
+          this.bytesRx += bytes.length;
+          this.scheduler.touchIo();
+          this.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
+        },
+        onError: (error) => {
+          settle();
+          if (stream.closed || generation !== this.generation) return;
+          stream.closed = true;
+          atModelledTime(() => fail(error));
+        },
+      },
+    );
+  }
+}
+
+function ok(m: Message): Uint8Array {
+  return message(m.op, 0, 0).bytes;
+}

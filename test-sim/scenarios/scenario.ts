@@ -1,0 +1,98 @@
+/**
+ * Scenario files: `test-sim/scenarios/<name>.json`, or any path given to
+ * `--scenario`. Shape (durations as `90s`, `10m`, `24h`):
+ *
+ *   {
+ *     "description": "one line",
+ *     "duration": "24h",
+ *     "devices": 1,
+ *     "config": { ...device configuration overrides... },
+ *     "faults": [ { "at": "10m", "kind": "wifi-down", "for": "2m", "device": 0 } ]
+ *   }
+ *
+ * Fault kinds: wifi-down (the access point disappears for `for`), power-cut
+ * (power returns after `for`).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseDuration } from '../cli/duration';
+
+export const FAULT_KINDS = ['wifi-down', 'power-cut'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface Fault {
+  kind: FaultKind;
+  atMs: number;
+  forMs: number;
+  device?: number;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  durationMs: number;
+  devices: number;
+  config: Record<string, unknown>;
+  faults: Fault[];
+}
+
+/** A mistake in what the user gave us: reported as one line, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const SCENARIO_DIR = new URL('.', import.meta.url).pathname;
+
+export function loadScenario(nameOrPath: string): Scenario {
+  const path = nameOrPath.endsWith('.json') || nameOrPath.includes('/') ? nameOrPath : join(SCENARIO_DIR, `${nameOrPath}.json`);
+  if (!existsSync(path)) {
+    throw new UsageError(`scenario not found: ${nameOrPath} (no file ${path}); built-in scenarios are in test-sim/scenarios/`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`scenario ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseScenario(raw, basename(path, '.json'), path);
+}
+
+export function parseScenario(raw: unknown, name: string, where = name): Scenario {
+  const fail = (what: string): never => {
+    throw new UsageError(`scenario ${where}: ${what}`);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('must be a JSON object');
+  const r = raw as Record<string, unknown>;
+  const known = ['description', 'duration', 'devices', 'config', 'faults'];
+  for (const key of Object.keys(r)) if (!known.includes(key)) fail(`unknown key "${key}" (known: ${known.join(', ')})`);
+  const duration = (key: string, value: unknown): number =>
+    (typeof value === 'string' ? parseDuration(value) : undefined) ?? fail(`${key} must be a duration like "90s", "10m" or "24h", got ${JSON.stringify(value)}`);
+  const devices = r.devices ?? 1;
+  if (!Number.isInteger(devices) || (devices as number) < 1 || (devices as number) > 10000) fail('devices must be an integer from 1 to 10000');
+  const config = r.config ?? {};
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) fail('config must be an object');
+  const faults = r.faults ?? [];
+  if (!Array.isArray(faults)) fail('faults must be an array');
+  return {
+    name,
+    description: typeof r.description === 'string' ? r.description : '',
+    durationMs: duration('duration', r.duration ?? '1h'),
+    devices: devices as number,
+    config: config as Record<string, unknown>,
+    faults: (faults as unknown[]).map((f, i) => {
+      if (typeof f !== 'object' || f === null) fail(`faults[${i}] must be an object`);
+      const fault = f as Record<string, unknown>;
+      if (!FAULT_KINDS.includes(fault.kind as FaultKind)) fail(`faults[${i}].kind must be one of ${FAULT_KINDS.join(', ')}`);
+      const device = fault.device ?? 0;
+      if (!Number.isInteger(device) || (device as number) < 0 || (device as number) >= (devices as number)) {
+        fail(`faults[${i}].device must name a device from 0 to ${(devices as number) - 1}`);
+      }
+      return {
+        kind: fault.kind as FaultKind,
+        atMs: duration(`faults[${i}].at`, fault.at),
+        forMs: duration(`faults[${i}].for`, fault.for),
+        device: device as number,
+      };
+    }),
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * The simulator as a library: one run of one or more simulated devices on a
+ * virtual clock, each running the firmware in XS (default) or in Node, and the
+ * summary that `npm run sim -- --json` prints.
+ */
+import type { App } from '../hal/types';
+import { main as firmwareMain } from '../firmware/app/main';
+import { Scheduler } from './clock/scheduler';
+import { buildBundle } from './engine/bundle';
+import { NodeEngine } from './engine/node';
+import { XsEngine } from './engine/xs';
+import type { Engine, EngineName } from './engine/types';
+import { DeviceHost, type OpenSecureSocket, type RecordedEvent } from './device/host';
+import { SeededRandom } from './device/random';
+import { SimFlash } from './flash/flash';
+import type { Scenario } from './scenarios/scenario';
+
+export interface SimOptions {
+  engine: EngineName;
+  scenario: Scenario;
+  /** Overrides the scenario's duration. */
+  durationMs?: number;
+  seed: number;
+  realtime?: boolean;
+  /** Module and export of the firmware app (default: firmware/app/main.ts#main). */
+  app?: { module: string; exportName: string; fn: App };
+  /** Called about every 250 ms of wall time. */
+  onProgress?(simulatedMs: number, durationMs: number): void;
+  /** Extra setup: brokers, endpoints and faults (returned function tears down). */
+  credentialsDir?: string;
+  resolve?(host: string, port: number): { host: string; port: number } | undefined;
+  openSecureSocket?: OpenSecureSocket;
+  /** Inspect hook: runs on the loop after the run, before teardown. */
+  beforeTeardown?(devices: DeviceHost[]): Promise<void>;
+}
+
+export interface SimSummary {
+  simulated_ms: number;
+  wall_ms: number;
+  engine: EngineName;
+  seed: number;
+  scenario: string;
+  devices: number;
+  events: number;
+  boots: number;
+  crashes: number;
+  xs_compute: number;
+  xs_peak_heap_slots: number;
+  tls_handshakes: number;
+  tls_failures: Record<string, number>;
+  bytes_tx: number;
+  bytes_rx: number;
+  /** The firmware's own view at the end of the run (first device). */
+  firmware: unknown;
+}
+
+export interface SimResult {
+  summary: SimSummary;
+  events: RecordedEvent[];
+}
+
+const refuse: OpenSecureSocket = (_options, events) => {
+  queueMicrotask(() => events.onError({ category: 'dns', message: 'no endpoint is configured for this run' }));
+  return { write() {}, close() {} };
+};
+
+export async function runSimulation(options: SimOptions): Promise<SimResult> {
+  const wallStart = performance.now();
+  const scenario = options.scenario;
+  const durationMs = options.durationMs ?? scenario.durationMs;
+  const scheduler = new Scheduler({ realtime: options.realtime });
+  const random = new SeededRandom(options.seed);
+  const events: RecordedEvent[] = [];
+  const app = options.app ?? { module: 'firmware/app/main.ts', exportName: 'main', fn: firmwareMain as App };
+  const bundle = options.engine === 'xs' ? await buildBundle({ app: app.module, exportName: app.exportName }) : undefined;
+
+  const startEngine = (host: DeviceHost): Promise<Engine> =>
+    bundle ? XsEngine.start(bundle.code, host) : Promise.resolve(new NodeEngine(app.fn, host));
+
+  const devices: DeviceHost[] = [];
+  for (let index = 0; index < scenario.devices; index++) {
+    devices.push(new DeviceHost({
+      index,
+      scheduler,
+      startEngine,
+      config: scenario.config,
+      random: random.fork(index),
+      flash: new SimFlash({ byteLength: 64 * 1024, blockSize: 4096 }),
+      wifi: { joinColdMs: 900, joinHintMs: 200, joinTimeoutMs: 3000 },
+      credentialsDir: options.credentialsDir ?? '.',
+      resolve: options.resolve ?? (() => undefined),
+      epochMs: Date.UTC(2026, 0, 1),
+      latency: { tlsHandshakeMs: 1800, timeSyncMs: 60, bootMs: 270 },
+      record: (event) => events.push(event),
+      openSecureSocket: options.openSecureSocket ?? refuse,
+    }));
+  }
+  for (const fault of scenario.faults) {
+    const device = devices[fault.device ?? 0];
+    if (fault.kind === 'wifi-down') {
+      scheduler.at(fault.atMs, () => device.setAccessPoint(false));
+      scheduler.at(fault.atMs + fault.forMs, () => device.setAccessPoint(true));
+    } else if (fault.kind === 'power-cut') {
+      scheduler.at(fault.atMs, () => device.powerCut(fault.forMs));
+    }
+  }
+  for (const device of devices) scheduler.at(0, () => device.boot('power-on'));
+
+  let progress: ReturnType<typeof setInterval> | undefined;
+  if (options.onProgress) {
+    progress = setInterval(() => options.onProgress!(scheduler.now, durationMs), 250);
+  }
+  let firmware: unknown = null;
+  try {
+    await scheduler.run(durationMs);
+    firmware = await devices[0]?.inspect();
+    await options.beforeTeardown?.(devices);
+  } finally {
+    if (progress) clearInterval(progress);
+    for (const device of devices) await device.shutdown();
+  }
+
+  const sum = (f: (d: DeviceHost) => number) => devices.reduce((total, d) => total + f(d), 0);
+  const tlsFailures: Record<string, number> = {};
+  for (const device of devices) {
+    for (const [category, count] of Object.entries(device.tlsFailures)) tlsFailures[category] = (tlsFailures[category] ?? 0) + count;
+  }
+  return {
+    events,
+    summary: {
+      simulated_ms: Math.round(scheduler.now),
+      wall_ms: Math.round(performance.now() - wallStart),
+      engine: options.engine,
+      seed: options.seed,
+      scenario: scenario.name,
+      devices: devices.length,
+      events: events.length,
+      boots: sum((d) => d.boots),
+      crashes: sum((d) => d.crashes),
+      xs_compute: sum((d) => d.compute),
+      xs_peak_heap_slots: Math.max(0, ...devices.map((d) => d.peakHeapSlots)),
+      tls_handshakes: sum((d) => d.tlsHandshakes),
+      tls_failures: tlsFailures,
+      bytes_tx: sum((d) => d.bytesTx),
+      bytes_rx: sum((d) => d.bytesRx),
+      firmware,
+    },
+  };
+}
