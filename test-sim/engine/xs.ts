@@ -37,7 +37,7 @@ export class XsEngine implements Engine {
   readonly name = 'xs';
   readonly meter: EngineMeter = { compute: 0, deliveries: 0, peakHeapSlots: 0, allocatedBytes: 0 };
   private child: ChildProcess;
-  private inbox = Buffer.alloc(0);
+  private inbox: Buffer = Buffer.alloc(0);
   private pending: Pending | undefined;
   private exited: Error | undefined;
   private stderr = '';

@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function sim(...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test-sim/cli/main.ts', ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function assertUsageError(r: ReturnType<typeof sim>, pattern: RegExp) {
+  assert.equal(r.code, 2);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('an unknown option is one line and exit 2', () => assertUsageError(sim('--warp'), /^sim: Unknown option '--warp'/));
+test('a bad duration is one line and exit 2', () => assertUsageError(sim('--duration', '24x'), /--duration must look like/));
+test('a bad engine is one line and exit 2', () => assertUsageError(sim('--engine', 'v8'), /--engine must be xs or node/));
+test('a missing scenario is one line and exit 2', () => assertUsageError(sim('--scenario', 'no-such'), /scenario not found: no-such/));
+test('a malformed scenario file is one line and exit 2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scenario-'));
+  const path = join(dir, 'bad.json');
+  writeFileSync(path, JSON.stringify({ duration: 'forever' }));
+  assertUsageError(sim('--scenario', path), /duration must be a duration/);
+});
+
+test('--help documents every option', () => {
+  const r = sim('--help');
+  assert.equal(r.code, 0);
+  for (const option of ['--engine', '--scenario', '--duration', '--seed', '--realtime', '--json']) assert.match(r.stdout, new RegExp(option));
+});
+
+test('--json prints one JSON object on the last line; a simulated day of timers runs in XS in seconds', () => {
+  const r = sim('--engine', 'xs', '--scenario', 'idle-day', '--duration', '24h', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(summary.engine, 'xs');
+  assert.equal(summary.simulated_ms, 86_400_000);
+  assert.equal(typeof summary.wall_ms, 'number');
+  assert.equal(typeof summary.events, 'number');
+});
