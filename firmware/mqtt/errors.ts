@@ -21,7 +21,18 @@ export type MqttErrorKind =
   // Misuse by the caller (thrown, never returned for received bytes).
   | 'buffer-too-small'     // encode: the output buffer cannot hold the packet
   | 'invalid-argument'     // a field outside the MQTT 3.1.1 range, or a bad option
-  | 'handler-threw';       // decoder: the onPacket callback threw; the stream position is lost
+  | 'handler-threw'        // decoder: the onPacket callback threw; the stream position is lost
+  // Refused before sending (client.ts, profile.ts).
+  | 'limit'                // a broker-profile limit (AWS IoT Core quotas) would be broken
+  | 'not-connected'        // no open MQTT connection
+  | 'inflight-full'        // the bound of QoS 1 messages awaiting PUBACK is reached
+  // Why a connection ended (the client's onClosed reason).
+  | 'connack-refused'      // CONNACK with a non-zero return code (Table 3.1)
+  | 'protocol'             // the broker broke the protocol (a packet only a client may send, a second CONNACK)
+  | 'timeout'              // no CONNACK within the deadline
+  | 'keepalive-timeout'    // no PINGRESP within the deadline: half-open link [MQTT-3.1.2-24]
+  | 'closed'               // the stream below failed or the peer closed it
+  | 'disconnected';        // the device disconnected on purpose
 
 const DESCRIPTIONS: { readonly [K in MqttErrorKind]: string } = {
   'malformed-length': 'malformed remaining length',
@@ -38,6 +49,15 @@ const DESCRIPTIONS: { readonly [K in MqttErrorKind]: string } = {
   'buffer-too-small': 'buffer too small',
   'invalid-argument': 'invalid argument',
   'handler-threw': 'packet handler threw',
+  'limit': 'broker limit',
+  'not-connected': 'not connected',
+  'inflight-full': 'too many messages in flight',
+  'connack-refused': 'connection refused by broker',
+  'protocol': 'protocol violation by broker',
+  'timeout': 'no reply in time',
+  'keepalive-timeout': 'keepalive timeout',
+  'closed': 'connection closed',
+  'disconnected': 'disconnected by the device',
 };
 
 /** A short fixed name of `kind` for logs. */

@@ -1,0 +1,367 @@
+/**
+ * MQTT 3.1.1 client over any byte stream (the HAL's SecureStream). The owner
+ * opens the stream, hands it to `start`, and feeds it back with `receive` and
+ * `streamFailed`; the client never opens a socket and reads time only through
+ * the injected clock and timers.
+ *
+ * Contracts:
+ * - Every method that sends returns `undefined` or the `MqttError` that kept it
+ *   from sending (a profile limit, no connection, no packet id, buffer size);
+ *   nothing the broker sends makes a method throw.
+ * - `onClosed` fires exactly once per `start`, with a typed reason, after which
+ *   the stream is closed; malformed input from the broker closes the link.
+ * - QoS 1 messages stay in flight across connections until their PUBACK;
+ *   `onAcked` reports each one.
+ */
+import type { Clock, LinkError, Log, SecureStream, Timers, TimerId } from '../../hal/types';
+import { after, elapsed, reached } from '../util/time';
+import { encode, sizeOf } from './codec';
+import { MqttDecoder } from './decoder';
+import { MqttError, type MqttErrorKind } from './errors';
+import { describeReturnCode, type Packet, type PublishPacket, type QoS, type Will } from './packets';
+import { PROFILES, checkClientId, checkPublish, checkSubscribe, clampKeepAlive, type ProfileName } from './profile';
+import { Session } from './session';
+
+export interface MqttClientOptions {
+  clock: Clock;
+  timers: Timers;
+  log?: Log;
+  profile?: ProfileName;
+  clientId: string;
+  /** Default false: keep the broker session so QoS 1 messages survive a reconnect. */
+  cleanSession?: boolean;
+  /** Seconds; clamped by the profile (AWS: 30..1200). */
+  keepAliveS: number;
+  /** How long to wait for PINGRESP (or any packet) after a PINGREQ. Default 10 s. */
+  pingTimeoutMs?: number;
+  /** How long to wait for CONNACK after CONNECT. Default 10 s. */
+  connackTimeoutMs?: number;
+  username?: string;
+  password?: Uint8Array;
+  will?: Will;
+  /** Largest packet accepted from the broker (receive buffer). Default 16 KB. */
+  maxPacketSize?: number;
+  /** Transmit buffer; a packet larger than this is refused. Default 16 KB. */
+  txBufferSize?: number;
+  /** Bound of outgoing QoS 1 messages in flight; default the profile's (AWS: 100). */
+  maxInflight?: number;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+}
+
+/** Why a connection ended. `link` is set when the stream below failed. */
+export interface CloseReason {
+  kind: MqttErrorKind;
+  message: string;
+  link?: LinkError;
+  /** CONNACK return code when the broker refused the connection. */
+  returnCode?: number;
+}
+
+export interface MqttClientEvents {
+  onConnected?(sessionPresent: boolean): void;
+  onClosed?(reason: CloseReason): void;
+  /** A QoS 1 PUBLISH was acknowledged. */
+  onAcked?(packetId: number): void;
+  /** Return `false` to withhold the PUBACK (the broker will send it again); anything else accepts. */
+  onMessage?(message: IncomingMessage): boolean | void;
+  onSubscribed?(packetId: number, granted: readonly number[]): void;
+  onUnsubscribed?(packetId: number): void;
+}
+
+type State = 'idle' | 'connecting' | 'connected' | 'closed';
+
+export class MqttClient {
+  readonly profile;
+  readonly keepAliveS: number;
+  readonly session: Session;
+  private readonly decoder: MqttDecoder;
+  private readonly tx: Uint8Array;
+  private readonly pingTimeoutMs: number;
+  private readonly connackTimeoutMs: number;
+  private state: State = 'idle';
+  private stream: SecureStream | undefined;
+  private timer: TimerId | undefined;
+  private lastSent = 0;
+  /** Tick by which a reply must arrive (CONNACK or PINGRESP), when one is awaited. */
+  private replyDeadline: number | undefined;
+  private readonly pendingSubscribe = new Map<number, readonly { topic: string; qos: QoS }[]>();
+  private readonly pendingUnsubscribe = new Map<number, readonly string[]>();
+  private activeSubscriptions = 0;
+
+  /** Counters for reports: packets and bytes this client sent and received. */
+  readonly stats = { packetsSent: 0, packetsReceived: 0, bytesSent: 0, pings: 0 };
+
+  constructor(private readonly options: MqttClientOptions, private readonly events: MqttClientEvents = {}) {
+    this.profile = PROFILES[options.profile ?? 'aws'];
+    const idError = checkClientId(this.profile, options.clientId);
+    if (idError) throw idError;
+    this.keepAliveS = clampKeepAlive(this.profile, options.keepAliveS);
+    this.session = new Session(Math.min(options.maxInflight ?? this.profile.maxInflight, this.profile.maxInflight));
+    this.decoder = new MqttDecoder({ maxPacketSize: options.maxPacketSize ?? 16 * 1024 });
+    this.tx = new Uint8Array(options.txBufferSize ?? 16 * 1024);
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 10_000;
+    this.connackTimeoutMs = options.connackTimeoutMs ?? 10_000;
+  }
+
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
+  /** Send CONNECT on a freshly opened stream. */
+  start(stream: SecureStream): void {
+    if (this.state === 'connecting' || this.state === 'connected') throw new MqttError('invalid-argument', 'start while a connection is open');
+    this.stream = stream;
+    this.state = 'connecting';
+    this.decoder.reset();
+    const { clientId, username, password, will } = this.options;
+    const error = this.send({
+      type: 'connect', clientId, cleanSession: this.options.cleanSession ?? false, keepAlive: this.keepAliveS, username, password, will,
+    });
+    if (error) {
+      this.close(error.kind, error.message);
+      return;
+    }
+    this.replyDeadline = after(this.options.clock.now(), this.connackTimeoutMs);
+    this.arm();
+  }
+
+  /** Bytes from the stream. */
+  receive(bytes: Uint8Array): void {
+    if (this.state !== 'connecting' && this.state !== 'connected') return;
+    let handlerError: unknown;
+    const error = this.decoder.push(bytes, (packet) => {
+      try {
+        this.dispatch(packet);
+      } catch (e) {
+        handlerError = e;
+        throw e;
+      }
+    });
+    if (handlerError !== undefined) throw handlerError;
+    if (error) this.close(error.kind, `broker sent a malformed packet: ${error.message}`);
+  }
+
+  /** The stream failed or the peer closed it. */
+  streamFailed(error: LinkError): void {
+    if (this.state !== 'connecting' && this.state !== 'connected') return;
+    this.stream = undefined;
+    this.close('closed', `link ${error.category}: ${error.message}`, error);
+  }
+
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain = false): { packetId: number | undefined } | MqttError {
+    const limit = checkPublish(this.profile, topic, payload.length, qos);
+    if (limit) return limit;
+    if (this.state !== 'connected') return new MqttError('not-connected', 'publish needs an open connection');
+    let packetId: number | undefined;
+    if (qos === 1) {
+      if (this.session.inflightCount >= this.session.maxInflight) {
+        return new MqttError('inflight-full', `${this.session.inflightCount} QoS 1 messages already await PUBACK`);
+      }
+      packetId = this.session.nextPacketId();
+      if (packetId === undefined) return new MqttError('inflight-full', 'no packet identifier is free');
+    }
+    const error = this.send({ type: 'publish', topic, payload, qos, retain, dup: false, packetId });
+    if (error) return error;
+    if (packetId !== undefined) this.session.track({ packetId, topic, payload, retain });
+    return { packetId };
+  }
+
+  subscribe(filters: readonly { topic: string; qos: QoS }[]): { packetId: number } | MqttError {
+    const limit = checkSubscribe(this.profile, filters, this.activeSubscriptions + this.pendingCount());
+    if (limit) return limit;
+    if (this.state !== 'connected') return new MqttError('not-connected', 'subscribe needs an open connection');
+    const packetId = this.session.nextPacketId();
+    if (packetId === undefined) return new MqttError('inflight-full', 'no packet identifier is free');
+    const error = this.send({ type: 'subscribe', packetId, subscriptions: filters });
+    if (error) return error;
+    this.session.awaitAck(packetId);
+    this.pendingSubscribe.set(packetId, filters);
+    return { packetId };
+  }
+
+  unsubscribe(topics: readonly string[]): { packetId: number } | MqttError {
+    if (topics.length === 0) return new MqttError('invalid-argument', 'unsubscribe needs at least one filter');
+    if (this.state !== 'connected') return new MqttError('not-connected', 'unsubscribe needs an open connection');
+    const packetId = this.session.nextPacketId();
+    if (packetId === undefined) return new MqttError('inflight-full', 'no packet identifier is free');
+    const error = this.send({ type: 'unsubscribe', packetId, topics });
+    if (error) return error;
+    this.session.awaitAck(packetId);
+    this.pendingUnsubscribe.set(packetId, topics);
+    return { packetId };
+  }
+
+  /** Send DISCONNECT and close; the broker then discards the will [MQTT-3.14.4-3]. */
+  disconnect(): void {
+    if (this.state === 'connected') this.send({ type: 'disconnect' });
+    if (this.state === 'connecting' || this.state === 'connected') this.close('disconnected', 'closed by the device');
+  }
+
+  private pendingCount(): number {
+    let n = 0;
+    for (const filters of this.pendingSubscribe.values()) n += filters.length;
+    return n;
+  }
+
+  private send(packet: Packet): MqttError | undefined {
+    const stream = this.stream;
+    if (!stream) return new MqttError('not-connected', 'no stream');
+    let size: number;
+    try {
+      size = sizeOf(packet);
+    } catch (error) {
+      return error as MqttError;
+    }
+    if (size > this.tx.length) {
+      return new MqttError('packet-too-large', `${packet.type} is ${size} bytes; the transmit buffer holds ${this.tx.length}`);
+    }
+    encode(packet, this.tx, 0);
+    stream.write(this.tx.subarray(0, size));
+    this.stats.packetsSent++;
+    this.stats.bytesSent += size;
+    this.lastSent = this.options.clock.now();
+    return undefined;
+  }
+
+  private dispatch(packet: Packet): void {
+    this.stats.packetsReceived++;
+    // Any packet from the broker proves the link alive [MQTT-3.1.2-24 is the broker's side of this].
+    if (this.state === 'connected') this.replyDeadline = undefined;
+    switch (packet.type) {
+      case 'connack': {
+        if (this.state !== 'connecting') return this.close('protocol', 'broker sent a second CONNACK');
+        if (packet.returnCode !== 0) {
+          const rc = packet.returnCode;
+          this.close('connack-refused', `broker refused the connection: ${describeReturnCode(rc)} (${rc})`, undefined, rc);
+          return;
+        }
+        this.state = 'connected';
+        this.replyDeadline = undefined;
+        this.activeSubscriptions = packet.sessionPresent ? this.session.subscriptionCount : 0;
+        this.pendingSubscribe.clear();
+        this.pendingUnsubscribe.clear();
+        const { republish, resubscribe } = this.session.resume(packet.sessionPresent);
+        this.options.log?.event('mqtt.connected', { sessionPresent: packet.sessionPresent, republish: republish.length, resubscribe: resubscribe.length });
+        for (const p of republish) {
+          const error = this.send(p);
+          if (error) return this.close(error.kind, error.message);
+        }
+        for (let i = 0; i < resubscribe.length; i += this.profile.maxFiltersPerSubscribe) {
+          const error = this.subscribe(resubscribe.slice(i, i + this.profile.maxFiltersPerSubscribe));
+          if (error instanceof MqttError) this.options.log?.event('mqtt.resubscribe-failed', { reason: error.message });
+        }
+        this.arm();
+        this.events.onConnected?.(packet.sessionPresent);
+        return;
+      }
+      case 'publish':
+        if (this.state !== 'connected') return this.close('protocol', 'broker sent PUBLISH before CONNACK');
+        return this.incoming(packet);
+      case 'puback':
+        if (this.session.acknowledge(packet.packetId)) this.events.onAcked?.(packet.packetId);
+        return;
+      case 'pubrel':
+        this.session.releaseQos2(packet.packetId);
+        this.send({ type: 'pubcomp', packetId: packet.packetId });
+        return;
+      case 'suback': {
+        const filters = this.pendingSubscribe.get(packet.packetId);
+        if (!filters || !this.session.settleAck(packet.packetId)) return;
+        this.pendingSubscribe.delete(packet.packetId);
+        if (packet.granted.length !== filters.length) return this.close('protocol', 'SUBACK does not answer every filter [MQTT-3.9.3-1]');
+        filters.forEach((f, i) => {
+          const granted = packet.granted[i];
+          if (granted !== 0x80) {
+            this.session.granted(f.topic, granted as QoS);
+            this.activeSubscriptions++;
+          }
+        });
+        this.events.onSubscribed?.(packet.packetId, packet.granted);
+        return;
+      }
+      case 'unsuback': {
+        const topics = this.pendingUnsubscribe.get(packet.packetId);
+        if (!topics || !this.session.settleAck(packet.packetId)) return;
+        this.pendingUnsubscribe.delete(packet.packetId);
+        for (const topic of topics) {
+          this.session.removed(topic);
+          this.activeSubscriptions = Math.max(0, this.activeSubscriptions - 1);
+        }
+        this.events.onUnsubscribed?.(packet.packetId);
+        return;
+      }
+      case 'pingresp':
+      case 'pubrec':
+      case 'pubcomp':
+        // PUBREC/PUBCOMP answer QoS 2 publishes, which this client never sends; ignore like a stray ack.
+        return;
+      default:
+        this.close('protocol', `broker sent ${packet.type.toUpperCase()}, which only a client may send`);
+    }
+  }
+
+  private incoming(packet: PublishPacket): void {
+    const message: IncomingMessage = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: packet.dup };
+    if (packet.qos === 2) {
+      // Deliver once per id until PUBREL (method B of MQTT 3.1.1 §4.3.3).
+      if (this.session.receiveQos2(packet.packetId!)) this.events.onMessage?.(message);
+      this.send({ type: 'pubrec', packetId: packet.packetId! });
+      return;
+    }
+    const accepted = this.events.onMessage?.(message) !== false;
+    // PUBACK only once the application accepted the message [MQTT-4.3.2-2].
+    if (packet.qos === 1 && accepted && this.state === 'connected') this.send({ type: 'puback', packetId: packet.packetId! });
+  }
+
+  /** One timer covers keepalive and reply deadlines. */
+  private arm(): void {
+    if (this.timer !== undefined) this.options.timers.clear(this.timer);
+    this.timer = undefined;
+    if (this.state !== 'connecting' && this.state !== 'connected') return;
+    const now = this.options.clock.now();
+    let wait = Infinity;
+    if (this.replyDeadline !== undefined) wait = elapsed(this.replyDeadline, now);
+    if (this.state === 'connected' && this.keepAliveS > 0 && this.replyDeadline === undefined) {
+      const idle = elapsed(now, this.lastSent);
+      wait = Math.min(wait, Math.max(0, this.keepAliveS * 1000 - idle));
+    }
+    if (wait !== Infinity) this.timer = this.options.timers.set(() => this.onTimer(), wait);
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    const now = this.options.clock.now();
+    if (this.replyDeadline !== undefined && reached(now, this.replyDeadline)) {
+      if (this.state === 'connecting') return this.close('timeout', `no CONNACK within ${this.connackTimeoutMs} ms`);
+      return this.close('keepalive-timeout', `no PINGRESP within ${this.pingTimeoutMs} ms: the link is dead (half-open)`);
+    }
+    if (this.state === 'connected' && this.replyDeadline === undefined && elapsed(now, this.lastSent) >= this.keepAliveS * 1000) {
+      // PINGREQ only when nothing else was sent for a whole keepalive interval [MQTT-3.1.2-23].
+      const error = this.send({ type: 'pingreq' });
+      if (error) return this.close(error.kind, error.message);
+      this.stats.pings++;
+      this.replyDeadline = after(now, this.pingTimeoutMs);
+    }
+    this.arm();
+  }
+
+  private close(kind: MqttErrorKind, message: string, link?: LinkError, returnCode?: number): void {
+    if (this.state !== 'connecting' && this.state !== 'connected') return;
+    this.state = 'closed';
+    if (this.timer !== undefined) this.options.timers.clear(this.timer);
+    this.timer = undefined;
+    this.replyDeadline = undefined;
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.close();
+    this.options.log?.event('mqtt.closed', { kind, message });
+    this.events.onClosed?.({ kind, message, link, returnCode });
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Broker profiles: what the device checks before it sends, so a request the
+ * broker would refuse (or silently drop) fails here with a clear reason.
+ *
+ * `aws`: AWS IoT Core message broker quotas (AWS general reference, "AWS IoT Core
+ * endpoints and quotas"). `generic`: the MQTT 3.1.1 limits only.
+ */
+import { MqttError } from './errors';
+import { isTopicFilter, isTopicName, type QoS } from './packets';
+import { utf8Length } from './utf8';
+
+export type ProfileName = 'aws' | 'generic';
+
+export interface BrokerProfile {
+  readonly name: ProfileName;
+  readonly maxClientIdBytes: number;
+  readonly reservedClientIdPrefix: string | undefined;
+  readonly maxTopicBytes: number;
+  /** Largest number of '/' in a publish topic. */
+  readonly maxTopicSlashes: number;
+  readonly maxPayloadBytes: number;
+  readonly minKeepAliveS: number;
+  readonly maxKeepAliveS: number;
+  /** Highest QoS the device may publish with. */
+  readonly maxPublishQos: QoS;
+  readonly maxFiltersPerSubscribe: number;
+  readonly maxSubscriptions: number;
+  readonly maxInflight: number;
+}
+
+export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = Object.freeze({
+  aws: Object.freeze({
+    name: 'aws',
+    maxClientIdBytes: 128,
+    reservedClientIdPrefix: '$',
+    maxTopicBytes: 256,
+    maxTopicSlashes: 7,
+    maxPayloadBytes: 128 * 1024,
+    minKeepAliveS: 30,
+    maxKeepAliveS: 1200,
+    // AWS IoT Core does not support QoS 2: it sends no acknowledgement.
+    maxPublishQos: 1,
+    maxFiltersPerSubscribe: 8,
+    maxSubscriptions: 50,
+    maxInflight: 100,
+  }),
+  generic: Object.freeze({
+    name: 'generic',
+    maxClientIdBytes: 65535,
+    reservedClientIdPrefix: undefined,
+    maxTopicBytes: 65535,
+    maxTopicSlashes: Infinity,
+    maxPayloadBytes: 268_435_455 - 2 - 65535 - 2,
+    minKeepAliveS: 0,
+    maxKeepAliveS: 65535,
+    // This client implements the QoS 2 receiver flow only.
+    maxPublishQos: 1,
+    maxFiltersPerSubscribe: Infinity,
+    maxSubscriptions: Infinity,
+    maxInflight: 65535,
+  }),
+});
+
+function limit(message: string): MqttError {
+  return new MqttError('limit', message);
+}
+
+/** AWS clamps keepalive into 30..1200 s (0 becomes 1200); the device asks for what it will get. */
+export function clampKeepAlive(profile: BrokerProfile, seconds: number): number {
+  if (profile.name === 'aws' && seconds === 0) return profile.maxKeepAliveS;
+  return Math.min(profile.maxKeepAliveS, Math.max(profile.minKeepAliveS, Math.floor(seconds)));
+}
+
+export function checkClientId(profile: BrokerProfile, clientId: string): MqttError | undefined {
+  const bytes = utf8Length(clientId);
+  if (bytes < 0) return limit('client id is not valid UTF-8');
+  if (bytes === 0) return limit('client id is empty: AWS IoT uses it as the thing identity');
+  if (bytes > profile.maxClientIdBytes) return limit(`client id is ${bytes} bytes; ${profile.name} allows at most ${profile.maxClientIdBytes}`);
+  if (profile.reservedClientIdPrefix !== undefined && clientId.startsWith(profile.reservedClientIdPrefix)) {
+    return limit(`client id may not start with "${profile.reservedClientIdPrefix}" (reserved by ${profile.name})`);
+  }
+  return undefined;
+}
+
+export function checkPublish(profile: BrokerProfile, topic: string, payloadBytes: number, qos: number): MqttError | undefined {
+  if (!isTopicName(topic)) return new MqttError('bad-topic', `publish topic "${topic}" is empty or contains + or #`);
+  const bytes = utf8Length(topic);
+  if (bytes < 0) return new MqttError('bad-utf8', 'publish topic is not valid UTF-8');
+  if (bytes > profile.maxTopicBytes) return limit(`topic is ${bytes} bytes; ${profile.name} allows at most ${profile.maxTopicBytes}`);
+  let slashes = 0;
+  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 0x2f) slashes++;
+  if (slashes > profile.maxTopicSlashes) return limit(`topic has ${slashes} slashes; ${profile.name} allows at most ${profile.maxTopicSlashes}`);
+  if (payloadBytes > profile.maxPayloadBytes) {
+    return limit(`payload is ${payloadBytes} bytes; ${profile.name} allows at most ${profile.maxPayloadBytes}`);
+  }
+  if (qos !== 0 && qos !== 1 && qos !== 2) return new MqttError('bad-qos', `QoS ${qos} does not exist`);
+  if (qos > profile.maxPublishQos) {
+    return limit(profile.name === 'aws' ? 'QoS 2 is not supported by AWS IoT Core (no acknowledgement would come)' : 'this client publishes with QoS 0 or 1');
+  }
+  return undefined;
+}
+
+export function checkSubscribe(profile: BrokerProfile, filters: readonly { topic: string; qos: number }[], active: number): MqttError | undefined {
+  if (filters.length === 0) return new MqttError('invalid-argument', 'subscribe needs at least one filter');
+  if (filters.length > profile.maxFiltersPerSubscribe) {
+    return limit(`${filters.length} filters in one SUBSCRIBE; ${profile.name} allows at most ${profile.maxFiltersPerSubscribe}`);
+  }
+  if (active + filters.length > profile.maxSubscriptions) {
+    return limit(`${active + filters.length} subscriptions; ${profile.name} allows at most ${profile.maxSubscriptions} per connection`);
+  }
+  for (const { topic, qos } of filters) {
+    if (!isTopicFilter(topic)) return new MqttError('bad-topic', `"${topic}" is not a valid topic filter`);
+    const bytes = utf8Length(topic);
+    if (bytes < 0) return new MqttError('bad-utf8', 'topic filter is not valid UTF-8');
+    if (bytes > profile.maxTopicBytes) return limit(`topic filter is ${bytes} bytes; ${profile.name} allows at most ${profile.maxTopicBytes}`);
+    if (qos !== 0 && qos !== 1 && qos !== 2) return new MqttError('bad-qos', `QoS ${qos} does not exist`);
+  }
+  return undefined;
+}

@@ -1,0 +1,44 @@
+/** A hand-driven HAL clock and timers for unit tests (coreMQTT-style fake clock). */
+import type { Clock, Timers } from '../../../hal/types';
+
+export class FakeTime {
+  /** Starts near the uint32 wrap so tests cross it. */
+  ms = 0xffff_f000;
+  private timers = new Map<number, { at: number; callback: () => void }>();
+  private next = 1;
+
+  readonly clock: Clock = {
+    now: () => this.ms >>> 0,
+    wallTime: () => undefined,
+    sync: (done) => done(undefined),
+  };
+
+  readonly timers_: Timers = {
+    set: (callback, delayMs) => {
+      const id = this.next++;
+      this.timers.set(id, { at: this.ms + delayMs, callback });
+      return id;
+    },
+    clear: (id) => {
+      this.timers.delete(id);
+    },
+  };
+
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /** Advance time, firing due timers in order. */
+  advance(ms: number): void {
+    const end = this.ms + ms;
+    for (;;) {
+      let due: [number, { at: number; callback: () => void }] | undefined;
+      for (const entry of this.timers) if (entry[1].at <= end && (!due || entry[1].at < due[1].at)) due = entry;
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.ms = Math.max(this.ms, due[1].at);
+      due[1].callback();
+    }
+    this.ms = end;
+  }
+}
