@@ -1,0 +1,93 @@
+/**
+ * The device configuration: every key a user sets (through mcconfig `config`
+ * on Moddable, a scenario's `config` in the simulator). `resolveConfig` fills
+ * defaults and refuses a bad value with one line naming the key.
+ */
+import type { TlsCredentials } from '../../hal/types';
+import type { ProfileName } from '../mqtt/profile';
+
+export interface DeviceConfig {
+  /** MQTT client id and AWS thing name. */
+  thing: string;
+  /** Broker host name (AWS: `<prefix>-ats.iot.<region>.amazonaws.com`). */
+  endpoint: string;
+  port: number;
+  /** SNI name; default `endpoint`. */
+  serverName: string;
+  /** ALPN offered; default `["x-amzn-mqtt-ca"]` on port 443 with the aws profile, else none. */
+  alpn: string[];
+  profile: ProfileName;
+  credentials: TlsCredentials;
+  /** Telemetry topic; `{thing}` is replaced. AWS guidance: `dt/<app>/<thing>/<type>`. */
+  topic: string;
+  keepAliveS: number;
+  sampleIntervalMs: number;
+  uploadIntervalMs: number;
+  powerMode: 'auto' | 'always' | 'duty';
+}
+
+export const DEFAULTS = Object.freeze({
+  thing: 'sim-thing-1',
+  endpoint: 'local-ats.iot.sim-local-1.amazonaws.com',
+  port: 443,
+  profile: 'aws' as ProfileName,
+  credentials: Object.freeze({ ca: 'root-ca.pem', certificate: 'device.pem', key: 'device.key' }),
+  topic: 'dt/fieldlink/{thing}/telemetry',
+  keepAliveS: 1200,
+  sampleIntervalMs: 60_000,
+  uploadIntervalMs: 15 * 60_000,
+  powerMode: 'auto' as const,
+});
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function resolveConfig(raw: unknown): DeviceConfig {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const fail = (key: string, want: string): never => {
+    throw new ConfigError(`config.${key} must be ${want}, got ${JSON.stringify(r[key])}`);
+  };
+  const str = (key: string, fallback: string): string => {
+    const v = r[key] ?? fallback;
+    return typeof v === 'string' && v.length > 0 ? v : fail(key, 'a non-empty string');
+  };
+  const int = (key: string, fallback: number, min: number, max: number): number => {
+    const v = r[key] ?? fallback;
+    return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fail(key, `an integer from ${min} to ${max}`);
+  };
+  const oneOf = <T extends string>(key: string, fallback: T, allowed: readonly T[]): T => {
+    const v = r[key] ?? fallback;
+    return allowed.includes(v as T) ? (v as T) : fail(key, allowed.map((a) => `"${a}"`).join(' or '));
+  };
+  const profile = oneOf<ProfileName>('profile', DEFAULTS.profile, ['aws', 'generic']);
+  const powerMode = oneOf('powerMode', DEFAULTS.powerMode, ['auto', 'always', 'duty'] as const);
+  const endpoint = str('endpoint', DEFAULTS.endpoint);
+  const port = int('port', DEFAULTS.port, 1, 65535);
+  const thing = str('thing', DEFAULTS.thing);
+  let alpn: string[];
+  if (r.alpn === undefined) alpn = port === 443 && profile === 'aws' ? ['x-amzn-mqtt-ca'] : [];
+  else if (Array.isArray(r.alpn) && r.alpn.every((p) => typeof p === 'string' && p.length > 0)) alpn = r.alpn as string[];
+  else alpn = fail('alpn', 'an array of protocol names');
+  const c = (r.credentials ?? DEFAULTS.credentials) as Record<string, unknown>;
+  const credentials = {
+    ca: typeof c.ca === 'string' ? c.ca : fail('credentials', 'an object with ca, certificate and key names'),
+    certificate: typeof c.certificate === 'string' ? c.certificate : fail('credentials', 'an object with ca, certificate and key names'),
+    key: typeof c.key === 'string' ? c.key : fail('credentials', 'an object with ca, certificate and key names'),
+  };
+  const sampleIntervalMs = int('sampleIntervalMs', DEFAULTS.sampleIntervalMs, 1000, 86_400_000);
+  return {
+    thing,
+    endpoint,
+    port,
+    serverName: str('serverName', endpoint),
+    alpn,
+    profile,
+    credentials,
+    topic: str('topic', DEFAULTS.topic).replace('{thing}', thing),
+    keepAliveS: int('keepAliveS', DEFAULTS.keepAliveS, 0, 65535),
+    sampleIntervalMs,
+    uploadIntervalMs: int('uploadIntervalMs', DEFAULTS.uploadIntervalMs, sampleIntervalMs, 7 * 86_400_000),
+    powerMode,
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Failure classes the supervisor acts on, from the typed errors of the HAL
+ * (LinkError) and of the MQTT client (CloseReason). Never from message text.
+ */
+import type { LinkError } from '../../hal/types';
+import type { CloseReason } from '../mqtt/client';
+
+export type Failure =
+  | 'wifi'            // no access point, association lost
+  | 'dns'
+  | 'tcp'
+  | 'timeout'
+  | 'tls-network'     // handshake broken by the network, not by credentials
+  | 'credentials'     // our configuration or credentials are wrong: certificate rejected either way, ALPN, CONNACK 4/5, 2
+  | 'broker-refused'  // CONNACK 3: server unavailable
+  | 'protocol'        // the broker broke MQTT (or sent garbage)
+  | 'keepalive'       // half-open link detected by a missing PINGRESP
+  | 'broker-closed';  // the broker closed an established connection (includes a client-id takeover)
+
+/** Failures that retrying soon cannot fix: they take the long schedule and are reported once. */
+export function isConfigurationFault(failure: Failure): boolean {
+  return failure === 'credentials';
+}
+
+export function classifyLinkError(error: LinkError): Failure {
+  switch (error.category) {
+    case 'wifi': return 'wifi';
+    case 'dns': return 'dns';
+    case 'tcp': return 'tcp';
+    case 'timeout': return 'timeout';
+    case 'tls-handshake': return 'tls-network';
+    case 'tls-cert':
+    case 'tls-alert':
+    case 'alpn': return 'credentials';
+    case 'closed': return 'broker-closed';
+  }
+}
+
+export function classifyClose(reason: CloseReason): Failure {
+  switch (reason.kind) {
+    case 'closed': return reason.link ? classifyLinkError(reason.link) : 'broker-closed';
+    case 'connack-refused':
+      // 1 protocol version, 2 identifier rejected, 4 bad user name or password, 5 not authorized: configuration.
+      return reason.returnCode === 3 ? 'broker-refused' : 'credentials';
+    case 'keepalive-timeout': return 'keepalive';
+    case 'timeout': return 'timeout';
+    default: return 'protocol';
+  }
+}
