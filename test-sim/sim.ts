@@ -14,6 +14,8 @@ import { DeviceHost, type OpenSecureSocket, type RecordedEvent } from './device/
 import { SeededRandom } from './device/random';
 import { SimFlash } from './flash/flash';
 import type { Scenario } from './scenarios/scenario';
+import { openSecureSocket } from './net/secure';
+import { externalWorld, localWorld, type ExternalEndpoint, type World } from './net/world';
 
 export interface SimOptions {
   engine: EngineName;
@@ -26,12 +28,14 @@ export interface SimOptions {
   app?: { module: string; exportName: string; fn: App };
   /** Called about every 250 ms of wall time. */
   onProgress?(simulatedMs: number, durationMs: number): void;
-  /** Extra setup: brokers, endpoints and faults (returned function tears down). */
-  credentialsDir?: string;
-  resolve?(host: string, port: number): { host: string; port: number } | undefined;
+  /** Where the device connects: the built-in local endpoint (default), an external one, or a world a test built. */
+  world?: 'local' | ExternalEndpoint | ((scheduler: Scheduler) => Promise<World>);
+  /** Replaces the host TLS client, e.g. to put a fault-injecting proxy in between. */
   openSecureSocket?: OpenSecureSocket;
-  /** Inspect hook: runs on the loop after the run, before teardown. */
-  beforeTeardown?(devices: DeviceHost[]): Promise<void>;
+  /** Runs after the run, before teardown (tests inspect devices and brokers here). */
+  beforeTeardown?(devices: DeviceHost[], world: World): Promise<void>;
+  /** Called once the world and devices exist, before time starts (tests schedule faults here). */
+  beforeRun?(scheduler: Scheduler, devices: DeviceHost[], world: World): void;
 }
 
 export interface SimSummary {
@@ -59,11 +63,6 @@ export interface SimResult {
   events: RecordedEvent[];
 }
 
-const refuse: OpenSecureSocket = (_options, events) => {
-  queueMicrotask(() => events.onError({ category: 'dns', message: 'no endpoint is configured for this run' }));
-  return { write() {}, close() {} };
-};
-
 export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const wallStart = performance.now();
   const scenario = options.scenario;
@@ -77,22 +76,28 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const startEngine = (host: DeviceHost): Promise<Engine> =>
     bundle ? XsEngine.start(bundle.code, host) : Promise.resolve(new NodeEngine(app.fn, host));
 
+  const worldOption = options.world ?? 'local';
+  const world = worldOption === 'local'
+    ? await localWorld(scheduler, { devices: scenario.devices })
+    : typeof worldOption === 'function' ? await worldOption(scheduler) : externalWorld(worldOption);
+  const config = { ...world.deviceConfig, ...scenario.config };
+
   const devices: DeviceHost[] = [];
   for (let index = 0; index < scenario.devices; index++) {
     devices.push(new DeviceHost({
       index,
       scheduler,
       startEngine,
-      config: scenario.config,
+      config: scenario.devices > 1 ? { ...config, thing: `${config.thing}-${index}` } : config,
       random: random.fork(index),
       flash: new SimFlash({ byteLength: 64 * 1024, blockSize: 4096 }),
       wifi: { joinColdMs: 900, joinHintMs: 200, joinTimeoutMs: 3000 },
-      credentialsDir: options.credentialsDir ?? '.',
-      resolve: options.resolve ?? (() => undefined),
+      credentialsDir: world.credentialsDir,
+      resolve: world.resolve,
       epochMs: Date.UTC(2026, 0, 1),
       latency: { tlsHandshakeMs: 1800, timeSyncMs: 60, bootMs: 270 },
       record: (event) => events.push(event),
-      openSecureSocket: options.openSecureSocket ?? refuse,
+      openSecureSocket: options.openSecureSocket ?? openSecureSocket,
     }));
   }
   for (const fault of scenario.faults) {
@@ -105,6 +110,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     }
   }
   for (const device of devices) scheduler.at(0, () => device.boot('power-on'));
+  options.beforeRun?.(scheduler, devices, world);
 
   let progress: ReturnType<typeof setInterval> | undefined;
   if (options.onProgress) {
@@ -114,10 +120,11 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   try {
     await scheduler.run(durationMs);
     firmware = await devices[0]?.inspect();
-    await options.beforeTeardown?.(devices);
+    await options.beforeTeardown?.(devices, world);
   } finally {
     if (progress) clearInterval(progress);
     for (const device of devices) await device.shutdown();
+    await world.close();
   }
 
   const sum = (f: (d: DeviceHost) => number) => devices.reduce((total, d) => total + f(d), 0);

@@ -1,0 +1,118 @@
+/**
+ * The network a simulated device sees: which endpoint its host name reaches and
+ * which credential files its names resolve to. Either the built-in local
+ * AWS-IoT-like endpoint (TLS + aedes on loopback, dev PKI made at first use) or
+ * an external endpoint given on the command line.
+ */
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { createLocalEndpoint, type LocalEndpoint } from '../endpoint/endpoint';
+import { DEFAULT_DEV_PKI_DIR, generateDevPki, hasDevPki, readDevPki, writeDevPki, type Pki } from '../../tools/provision/pki';
+import { UsageError } from '../scenarios/scenario';
+import type { Scheduler } from '../clock/scheduler';
+import { ROOT } from '../engine/bundle';
+
+export interface World {
+  /** The endpoint name the firmware should use. */
+  endpointName: string;
+  resolve(host: string, port: number): { host: string; port: number } | undefined;
+  credentialsDir: string;
+  /** Config the firmware needs to reach this world (merged under the scenario's config). */
+  deviceConfig: Record<string, unknown>;
+  endpoint?: LocalEndpoint;
+  close(): Promise<void>;
+}
+
+function expired(pki: Pki): boolean {
+  const soon = Date.now() + 24 * 3_600_000;
+  return [pki.endpoint.cert, pki.devices[0].cert].some((pem) => Date.parse(new X509Certificate(pem).validTo) < soon);
+}
+
+/** The dev PKI in `.state/dev-pki`, made (or remade when it is about to expire) on first use. */
+export async function devPki(dir = join(ROOT, DEFAULT_DEV_PKI_DIR), devices = 1): Promise<Pki> {
+  if (await hasDevPki(dir)) {
+    const pki = await readDevPki(dir);
+    if (!expired(pki) && pki.devices.length >= devices) return pki;
+  }
+  const pki = await generateDevPki({ devices });
+  await writeDevPki(pki, dir);
+  return pki;
+}
+
+/** The local endpoint on loopback, on the simulator's virtual clock. */
+export async function localWorld(scheduler: Scheduler, options: { pkiDir?: string; devices?: number } = {}): Promise<World> {
+  const dir = options.pkiDir ?? join(ROOT, DEFAULT_DEV_PKI_DIR);
+  const pki = await devPki(dir, options.devices ?? 1);
+  const endpoint = await createLocalEndpoint({ pki, now: () => scheduler.now, sweepIntervalMs: 0 });
+  // Keepalive deadlines follow virtual time: sweep every 15 virtual seconds.
+  let sweeping = true;
+  const sweep = () => {
+    if (!sweeping) return;
+    endpoint.sweep();
+    scheduler.after(15_000, sweep);
+  };
+  scheduler.after(15_000, sweep);
+  return {
+    endpointName: pki.endpointName,
+    resolve: (host, port) => (host === pki.endpointName && port === 443 ? { host: endpoint.host, port: endpoint.port } : undefined),
+    credentialsDir: dir,
+    deviceConfig: { endpoint: pki.endpointName, port: 443, thing: pki.devices[0].thing },
+    endpoint,
+    close: async () => {
+      sweeping = false;
+      await endpoint.close();
+    },
+  };
+}
+
+export interface ExternalEndpoint {
+  /** HOST:PORT */
+  address: string;
+  serverName?: string;
+  ca: string;
+  cert: string;
+  key: string;
+  thing?: string;
+}
+
+/**
+ * A real broker elsewhere (`--endpoint HOST:PORT --ca --cert --key`): the files
+ * are copied into a private directory under .state so the firmware can name them.
+ */
+export function externalWorld(options: ExternalEndpoint): World {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(options.address);
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+    throw new UsageError(`--endpoint must be HOST:PORT, got "${options.address}"`);
+  }
+  const host = match[1].replace(/^\[|\]$/g, '');
+  const port = Number(match[2]);
+  const dir = join(ROOT, '.state', 'external-credentials');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const names: Record<'ca' | 'cert' | 'key', string> = { ca: 'ca.pem', cert: 'device.pem', key: 'device.key' };
+  for (const what of ['ca', 'cert', 'key'] as const) {
+    const path = resolvePath(options[what]);
+    if (!existsSync(path)) throw new UsageError(`--${what} ${options[what]}: no such file`);
+    const text = readFileSync(path, 'utf8');
+    if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new UsageError(`--${what} ${options[what]} is not a PEM file`);
+    writeFileSync(join(dir, names[what]), text, { mode: 0o600 });
+  }
+  let thing = options.thing;
+  if (!thing) {
+    const cn = /CN=([^,\n]+)/.exec(new X509Certificate(readFileSync(resolvePath(options.cert))).subject);
+    thing = cn?.[1] ?? basename(dirname(resolvePath(options.cert)));
+  }
+  return {
+    endpointName: host,
+    resolve: (h, p) => (h === host && p === port ? { host, port } : undefined),
+    credentialsDir: dir,
+    deviceConfig: {
+      endpoint: host,
+      port,
+      serverName: options.serverName ?? host,
+      thing,
+      credentials: { ca: names.ca, certificate: names.cert, key: names.key },
+    },
+    close: async () => {},
+  };
+}
