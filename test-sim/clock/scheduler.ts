@@ -13,6 +13,9 @@
 
 type Task = () => void | Promise<void>;
 
+/** Longest wall time spent at the end of a run waiting for real I/O to settle. */
+const DRAIN_MS = 2000;
+
 interface TimerEntry {
   at: number;
   seq: number;
@@ -91,6 +94,7 @@ export class Scheduler {
   async run(until: number): Promise<void> {
     this.stopped = false;
     let wallMark = performance.now();
+    let drainStart: number | undefined;
     while (!this.stopped) {
       const wallNow = performance.now();
       const hot = this.realtime || this.busy > 0 || wallNow - this.lastIoWall < this.quietMs;
@@ -108,7 +112,13 @@ export class Scheduler {
         await next.task();
         continue;
       }
-      if (this.now >= until) break;
+      // At the end, let real I/O under way finish (at `until`, for at most DRAIN_MS of wall time).
+      if (this.now >= until) {
+        drainStart ??= wallNow;
+        if (!hot || this.realtime || wallNow - drainStart > DRAIN_MS) break;
+        await this.sleepWall(this.busy > 0 ? 10 : Math.max(1, this.quietMs - (wallNow - this.lastIoWall)));
+        continue;
+      }
       if (hot) {
         const target = Math.min(until, next?.at ?? Infinity);
         const ioLeft = this.busy > 0 || this.realtime ? Infinity : this.quietMs - (wallNow - this.lastIoWall);

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { rollup, type Plugin } from 'rollup';
 import esbuild from 'rollup-plugin-esbuild';
 
@@ -26,9 +26,9 @@ export interface Bundle {
   bytes: number;
 }
 
-function sourcesHash(extra: string): string {
+function sourcesHash(app: string, extra: string): string {
   const hash = createHash('sha256').update(extra);
-  for (const dir of ['firmware', 'hal/sim', 'hal/types.ts']) {
+  for (const dir of new Set(['firmware', 'hal/sim', 'hal/types.ts', dirname(app)])) {
     const walk = (path: string): void => {
       const stat = statSync(path);
       if (stat.isDirectory()) for (const name of readdirSync(path).sort()) walk(join(path, name));
@@ -45,7 +45,7 @@ export async function buildBundle(options: BundleOptions = {}): Promise<Bundle> 
   const app = options.app ?? 'firmware/app/main.ts';
   const exportName = options.exportName ?? 'main';
   const minify = options.minify ?? false;
-  const key = sourcesHash(`${app}#${exportName}#${minify}`);
+  const key = sourcesHash(app, `${app}#${exportName}#${minify}`);
   const outDir = join(ROOT, 'build', 'bundles');
   const path = join(outDir, `${key}.js`);
   if (existsSync(path)) {

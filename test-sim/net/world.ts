@@ -41,10 +41,10 @@ export async function devPki(dir = join(ROOT, DEFAULT_DEV_PKI_DIR), devices = 1)
 }
 
 /** The local endpoint on loopback, on the simulator's virtual clock. */
-export async function localWorld(scheduler: Scheduler, options: { pkiDir?: string; devices?: number } = {}): Promise<World> {
+export async function localWorld(scheduler: Scheduler, options: { pkiDir?: string; devices?: number; port?: number } = {}): Promise<World> {
   const dir = options.pkiDir ?? join(ROOT, DEFAULT_DEV_PKI_DIR);
   const pki = await devPki(dir, options.devices ?? 1);
-  const endpoint = await createLocalEndpoint({ pki, now: () => scheduler.now, sweepIntervalMs: 0 });
+  const endpoint = await createLocalEndpoint({ pki, port: options.port, now: () => scheduler.now, sweepIntervalMs: 0 });
   // Keepalive deadlines follow virtual time: sweep every 15 virtual seconds.
   let sweeping = true;
   const sweep = () => {

@@ -6,7 +6,7 @@ import { buildBundle } from '../../engine/bundle';
 import { XsEngine } from '../../engine/xs';
 import { message, Op } from '../../../hal/sim/wire';
 
-const day = parseScenario({ duration: '24h' }, 'idle-day');
+const day = parseScenario({ duration: '6h' }, 'six-hours');
 
 test('the xs engine runs the firmware inside xsnap, not Node', async () => {
   const { summary } = await runSimulation({ engine: 'xs', scenario: day, seed: 1 });
@@ -21,8 +21,9 @@ test('the node engine runs the same firmware and reaches the same state', async 
   const node = await runSimulation({ engine: 'node', scenario: day, seed: 1 });
   assert.equal((node.summary.firmware as { engine: string }).engine, 'node');
   assert.equal(node.summary.xs_compute, 0);
+  // Real TLS I/O makes event times differ by milliseconds; what happened, and in what order, may not.
   assert.deepEqual((node.summary.firmware as { app: unknown }).app, (xs.summary.firmware as { app: unknown }).app);
-  assert.deepEqual(node.events.map((e) => [e.t, e.event]), xs.events.map((e) => [e.t, e.event]));
+  assert.deepEqual(node.events.map((e) => e.event), xs.events.map((e) => e.event));
 });
 
 test('an exception in the firmware comes back as a FirmwareError from the worker', async () => {
