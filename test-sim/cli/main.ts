@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { runSimulation, type SimSummary } from '../sim';
 import { loadScenario, UsageError } from '../scenarios/scenario';
 import { formatDuration, parseDuration } from './duration';
+import type { ExternalEndpoint } from '../net/world';
 
 const HELP = `Usage: npm run sim -- [options]
 
@@ -21,6 +22,13 @@ Options:
                        scenario's)
   --seed N             seed of every random choice (default: 1)
   --realtime           no time warp: simulated time runs with the wall clock
+  --endpoint HOST:PORT connect to this broker instead of the built-in local
+                       AWS-IoT-like endpoint (needs --ca, --cert, --key)
+  --server-name NAME   SNI and certificate name (default: HOST)
+  --ca FILE            trusted root CA, PEM
+  --cert FILE          device certificate, PEM
+  --key FILE           device private key, PEM (never printed)
+  --thing NAME         client id (default: the certificate's CN)
   --json               print one JSON summary object as the last line
   -h, --help           this help
 `;
@@ -40,6 +48,12 @@ function options() {
         seed: { type: 'string', default: '1' },
         realtime: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        endpoint: { type: 'string' },
+        'server-name': { type: 'string' },
+        ca: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        thing: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -73,6 +87,15 @@ async function main(): Promise<void> {
     if (durationMs === undefined) fail(`--duration must look like 90s, 10m, 24h or 7d, got "${args.duration}"`);
   }
   const scenario = loadScenario(args.scenario!);
+  let world: ExternalEndpoint | undefined;
+  if (args.endpoint !== undefined) {
+    const missing = (['ca', 'cert', 'key'] as const).filter((k) => args[k] === undefined);
+    if (missing.length) fail(`--endpoint needs ${missing.map((k) => `--${k}`).join(', ')}`);
+    world = { address: args.endpoint, serverName: args['server-name'], ca: args.ca!, cert: args.cert!, key: args.key!, thing: args.thing };
+  } else {
+    const stray = (['server-name', 'ca', 'cert', 'key', 'thing'] as const).filter((k) => args[k] !== undefined);
+    if (stray.length) fail(`--${stray[0]} only goes with --endpoint`);
+  }
   const tty = process.stderr.isTTY && !args.json;
   const result = await runSimulation({
     engine: args.engine,
@@ -80,6 +103,7 @@ async function main(): Promise<void> {
     durationMs,
     seed: Number(args.seed),
     realtime: args.realtime,
+    world,
     onProgress: tty
       ? (now, total) => {
           const width = 30;

@@ -71,3 +71,18 @@ test('after a network reset the device reconnects to its kept session (session p
   const got = new Set(p.received.map((r) => r.split(':')[1]));
   assert.equal(got.size, 20, 'every message came back through the kept subscription');
 });
+
+test('npm run sim -- --endpoint points the simulated device at any broker (here mosquitto)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test-sim/cli/main.ts',
+    '--endpoint', `127.0.0.1:${broker.tlsPort}`, '--server-name', pki.endpointName,
+    '--ca', join(pkiDir, 'root-ca.pem'), '--cert', join(pkiDir, 'device.pem'), '--key', join(pkiDir, 'device.key'),
+    '--duration', '20m', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/);
+  const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(summary.tls_handshakes, 1);
+  assert.equal(summary.firmware.app.state, 'Online');
+  assert.ok(summary.firmware.app.acked >= 1, 'a telemetry batch was acknowledged by mosquitto');
+});
