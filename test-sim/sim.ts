@@ -54,6 +54,8 @@ export interface SimSummary {
   tls_failures: Record<string, number>;
   bytes_tx: number;
   bytes_rx: number;
+  /** One line per distinct configuration or credential fault the firmware reported. */
+  configuration_faults: string[];
   /** The firmware's own view at the end of the run (first device). */
   firmware: unknown;
 }
@@ -150,6 +152,8 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       tls_failures: tlsFailures,
       bytes_tx: sum((d) => d.bytesTx),
       bytes_rx: sum((d) => d.bytesRx),
+      configuration_faults: [...new Set(events.filter((e) => e.event === 'link.configuration-fault')
+        .map((e) => `${e.fields?.message} (check ${e.fields?.check})`))],
       firmware,
     },
   };

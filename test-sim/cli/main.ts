@@ -70,6 +70,7 @@ function summaryLines(s: SimSummary): string[] {
     `scenario ${s.scenario}: ${formatDuration(s.simulated_ms)} simulated in ${(s.wall_ms / 1000).toFixed(1)} s (${warp}x) on ${s.engine}, seed ${s.seed}`,
     `${s.devices} device(s), ${s.boots} boot(s), ${s.crashes} crash(es), ${s.events} events`,
     `TLS: ${s.tls_handshakes} handshake(s), failures ${JSON.stringify(s.tls_failures)}; ${s.bytes_tx} B sent, ${s.bytes_rx} B received`,
+    ...s.configuration_faults.map((f) => `configuration fault: ${f}`),
   ];
 }
 
