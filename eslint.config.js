@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['firmware/**/*.ts', 'hal/**/*.ts', 'test-sim/apps/**/*.ts'],
+    files: ['firmware/**/*.ts', 'hal/**/*.ts', 'test-sim/apps/**/*.ts', 'tools/bench/apps/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error', ...nodeGlobals.map((name) => ({ name, message: `${name} is not available on the device: use the HAL` }))],
       'no-restricted-imports': ['error', {
