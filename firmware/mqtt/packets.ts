@@ -4,6 +4,7 @@
  * UTF-8 on the wire; binary fields are Uint8Array. Packet identifiers are
  * 1..65535 [MQTT-2.3.1-1].
  */
+import { codeAt } from './utf8';
 
 export type QoS = 0 | 1 | 2;
 
@@ -158,7 +159,7 @@ export function isTopicName(topic: string): boolean {
   const n = topic.length;
   if (n === 0) return false;
   for (let i = 0; i < n; i++) {
-    const c = topic.charCodeAt(i);
+    const c = codeAt(topic, i);
     if (c === 0x23 || c === 0x2b) return false; // '#', '+'
   }
   return true;
@@ -172,10 +173,10 @@ export function isTopicFilter(filter: string): boolean {
   const n = filter.length;
   if (n === 0) return false;
   for (let i = 0; i < n; i++) {
-    const c = filter.charCodeAt(i);
+    const c = codeAt(filter, i);
     if (c !== 0x23 && c !== 0x2b) continue;
-    if (i > 0 && filter.charCodeAt(i - 1) !== 0x2f) return false; // '/'
-    if (c === 0x23 ? i !== n - 1 : i < n - 1 && filter.charCodeAt(i + 1) !== 0x2f) return false;
+    if (i > 0 && codeAt(filter, i - 1) !== 0x2f) return false; // '/'
+    if (c === 0x23 ? i !== n - 1 : i < n - 1 && codeAt(filter, i + 1) !== 0x2f) return false;
   }
   return true;
 }

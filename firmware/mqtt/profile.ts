@@ -7,7 +7,7 @@
  */
 import { MqttError } from './errors';
 import { isTopicFilter, isTopicName, type QoS } from './packets';
-import { utf8Length } from './utf8';
+import { codeAt, utf8Length } from './utf8';
 
 export type ProfileName = 'aws' | 'generic';
 
@@ -88,7 +88,7 @@ export function checkPublish(profile: BrokerProfile, topic: string, payloadBytes
   if (bytes < 0) return new MqttError('bad-utf8', 'publish topic is not valid UTF-8');
   if (bytes > profile.maxTopicBytes) return limit(`topic is ${bytes} bytes; ${profile.name} allows at most ${profile.maxTopicBytes}`);
   let slashes = 0;
-  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 0x2f) slashes++;
+  for (let i = 0, n = topic.length; i < n; i++) if (codeAt(topic, i) === 0x2f) slashes++;
   if (slashes > profile.maxTopicSlashes) return limit(`topic has ${slashes} slashes; ${profile.name} allows at most ${profile.maxTopicSlashes}`);
   if (payloadBytes > profile.maxPayloadBytes) {
     return limit(`payload is ${payloadBytes} bytes; ${profile.name} allows at most ${profile.maxPayloadBytes}`);

@@ -5,6 +5,13 @@
  */
 
 /**
+ * `charCodeAt` called through `.call`: on XS, a method access on a string
+ * primitive (`codeAt(s, i)`) allocates a wrapper object each time (2 heap
+ * slots, measured with xsnap's meter); the unbound call allocates nothing.
+ */
+export const codeAt: (s: string, i: number) => number = Function.prototype.call.bind(String.prototype.charCodeAt) as never;
+
+/**
  * Bytes `s` takes in UTF-8, or -1 when `s` cannot be an MQTT string (a lone
  * surrogate or U+0000). Allocates nothing.
  */
@@ -12,7 +19,7 @@ export function utf8Length(s: string): number {
   const n = s.length;
   let bytes = 0;
   for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
+    const c = codeAt(s, i);
     if (c < 0x80) {
       if (c === 0) return -1;
       bytes += 1;
@@ -21,7 +28,7 @@ export function utf8Length(s: string): number {
     } else if (c < 0xd800 || c > 0xdfff) {
       bytes += 3;
     } else if (c <= 0xdbff && i + 1 < n) {
-      const d = s.charCodeAt(i + 1);
+      const d = codeAt(s, i + 1);
       if (d < 0xdc00 || d > 0xdfff) return -1;
       i++;
       bytes += 4;
@@ -40,7 +47,7 @@ export function utf8Write(s: string, out: Uint8Array, offset: number): number {
   const n = s.length;
   let p = offset;
   for (let i = 0; i < n; i++) {
-    let c = s.charCodeAt(i);
+    let c = codeAt(s, i);
     if (c < 0x80) {
       out[p++] = c;
     } else if (c < 0x800) {
@@ -51,7 +58,7 @@ export function utf8Write(s: string, out: Uint8Array, offset: number): number {
       out[p++] = 0x80 | ((c >> 6) & 0x3f);
       out[p++] = 0x80 | (c & 0x3f);
     } else {
-      c = 0x10000 + ((c - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00);
+      c = 0x10000 + ((c - 0xd800) << 10) + (codeAt(s, ++i) - 0xdc00);
       out[p++] = 0xf0 | (c >> 18);
       out[p++] = 0x80 | ((c >> 12) & 0x3f);
       out[p++] = 0x80 | ((c >> 6) & 0x3f);

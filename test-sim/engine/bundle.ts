@@ -1,12 +1,12 @@
 /**
  * Bundles a firmware app with the simulator HAL into one script for the XS
  * worker (rollup + esbuild's TypeScript transform). Bundles are cached under
- * build/bundles by a hash of the sources they read, so a run only rebuilds
- * after an edit.
+ * build/bundles with the list of files the build read; a run rebuilds only when
+ * one of those files changed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { rollup, type Plugin } from 'rollup';
 import esbuild from 'rollup-plugin-esbuild';
 
@@ -26,17 +26,14 @@ export interface Bundle {
   bytes: number;
 }
 
-function sourcesHash(app: string, extra: string): string {
-  const hash = createHash('sha256').update(extra);
-  for (const dir of new Set(['firmware', 'hal/sim', 'hal/types.ts', dirname(app)])) {
-    const walk = (path: string): void => {
-      const stat = statSync(path);
-      if (stat.isDirectory()) for (const name of readdirSync(path).sort()) walk(join(path, name));
-      else if (path.endsWith('.ts')) hash.update(path).update(readFileSync(path));
-    };
-    walk(join(ROOT, dir));
+/** Digest of the files a previous build read; the cache is valid while none of them changed. */
+function digest(files: readonly string[]): string | undefined {
+  const hash = createHash('sha256');
+  for (const file of files) {
+    if (!existsSync(file)) return undefined;
+    hash.update(file).update(readFileSync(file));
   }
-  return hash.digest('hex').slice(0, 16);
+  return hash.digest('hex');
 }
 
 const ENTRY = '\0firmware-entry';
@@ -45,12 +42,16 @@ export async function buildBundle(options: BundleOptions = {}): Promise<Bundle> 
   const app = options.app ?? 'firmware/app/main.ts';
   const exportName = options.exportName ?? 'main';
   const minify = options.minify ?? false;
-  const key = sourcesHash(app, `${app}#${exportName}#${minify}`);
+  const key = createHash('sha256').update(`${app}#${exportName}#${minify}`).digest('hex').slice(0, 16);
   const outDir = join(ROOT, 'build', 'bundles');
   const path = join(outDir, `${key}.js`);
-  if (existsSync(path)) {
-    const code = readFileSync(path, 'utf8');
-    return { code, path, bytes: Buffer.byteLength(code) };
+  const manifestPath = join(outDir, `${key}.files.json`);
+  if (existsSync(path) && existsSync(manifestPath)) {
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: string[]; digest: string };
+    if (digest(manifest.files) === manifest.digest) {
+      const code = readFileSync(path, 'utf8');
+      return { code, path: relative(process.cwd(), path), bytes: Buffer.byteLength(code) };
+    }
   }
   const entryPlugin: Plugin = {
     name: 'firmware-entry',
@@ -63,6 +64,7 @@ export async function buildBundle(options: BundleOptions = {}): Promise<Bundle> 
         : null,
   };
   const build = await rollup({
+    cache: false,
     input: ENTRY,
     plugins: [entryPlugin, esbuild({ target: 'es2022', minify, legalComments: 'none', tsconfig: join(ROOT, 'firmware/tsconfig.json') })],
     onwarn(warning, warn) {
@@ -70,9 +72,17 @@ export async function buildBundle(options: BundleOptions = {}): Promise<Bundle> 
     },
   });
   const { output } = await build.generate({ format: 'iife', name: 'firmware', strict: true });
-  await build.close();
   const code = output[0].code;
+  const files = build.watchFiles.filter((f) => !f.startsWith('\0')).sort();
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(path, code);
+  // Test files run in parallel processes: write then rename, so a reader never sees half a file.
+  const atomically = (target: string, text: string) => {
+    const temp = `${target}.${process.pid}.tmp`;
+    writeFileSync(temp, text);
+    renameSync(temp, target);
+  };
+  atomically(path, code);
+  atomically(manifestPath, JSON.stringify({ files, digest: digest(files) }));
+  await build.close();
   return { code, path: relative(process.cwd(), path), bytes: Buffer.byteLength(code) };
 }
