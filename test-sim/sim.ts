@@ -14,6 +14,7 @@ import { DeviceHost, type OpenSecureSocket, type RecordedEvent } from './device/
 import { SeededRandom } from './device/random';
 import { SimFlash } from './flash/flash';
 import type { Scenario } from './scenarios/scenario';
+import { ENERGY_PROFILES, type EnergyProfile } from '../firmware/link/energy';
 import { openSecureSocket } from './net/secure';
 import { externalWorld, localWorld, type ExternalEndpoint, type World } from './net/world';
 
@@ -24,6 +25,10 @@ export interface SimOptions {
   durationMs?: number;
   seed: number;
   realtime?: boolean;
+  /** Chip energy profile (default esp32). */
+  profile?: EnergyProfile['name'];
+  /** The firmware build enables automatic light sleep (default true; ESP-IDF's default is off). */
+  autoLightSleep?: boolean;
   /** Module and export of the firmware app (default: firmware/app/main.ts#main). */
   app?: { module: string; exportName: string; fn: App };
   /** Called about every 250 ms of wall time. */
@@ -54,6 +59,13 @@ export interface SimSummary {
   tls_failures: Record<string, number>;
   bytes_tx: number;
   bytes_rx: number;
+  profile: string;
+  energy_mj: number;
+  avg_ma: number;
+  radio_on_ms: number;
+  state_transitions: number;
+  connects: number;
+  backoff_ms_total: number;
   /** One line per distinct configuration or credential fault the firmware reported. */
   configuration_faults: string[];
   /** The firmware's own view at the end of the run (first device). */
@@ -84,6 +96,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     : typeof worldOption === 'function' ? await worldOption(scheduler) : externalWorld(worldOption);
   const config = { ...world.deviceConfig, ...scenario.config };
 
+  const energy = ENERGY_PROFILES[options.profile ?? 'esp32'];
   const devices: DeviceHost[] = [];
   for (let index = 0; index < scenario.devices; index++) {
     devices.push(new DeviceHost({
@@ -93,11 +106,12 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       config: scenario.devices > 1 ? { ...config, thing: `${config.thing}-${index}` } : config,
       random: random.fork(index),
       flash: new SimFlash({ byteLength: 64 * 1024, blockSize: 4096 }),
-      wifi: { joinColdMs: 900, joinHintMs: 200, joinTimeoutMs: 3000 },
+      wifi: { joinColdMs: energy.joinColdMs, joinHintMs: energy.joinHintMs, joinTimeoutMs: 3000 },
       credentialsDir: world.credentialsDir,
       resolve: world.resolve,
       epochMs: Date.UTC(2026, 0, 1),
-      latency: { tlsHandshakeMs: 1800, timeSyncMs: 60, bootMs: 270 },
+      energy,
+      autoLightSleep: options.autoLightSleep ?? true,
       record: (event) => events.push(event),
       openSecureSocket: options.openSecureSocket ?? openSecureSocket,
     }));
@@ -152,9 +166,21 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       tls_failures: tlsFailures,
       bytes_tx: sum((d) => d.bytesTx),
       bytes_rx: sum((d) => d.bytesRx),
+      profile: energy.name,
+      energy_mj: round(sum((d) => d.meter.read().energyMj), 1),
+      avg_ma: round(sum((d) => d.meter.read().avgMa) / Math.max(1, devices.length), 3),
+      radio_on_ms: Math.round(sum((d) => d.meter.read().radioOnMs)),
+      state_transitions: events.filter((e) => e.event === 'link.transition').length,
+      connects: sum((d) => d.connects),
+      backoff_ms_total: events.filter((e) => e.event === 'link.backoff').reduce((t, e) => t + Number(e.fields?.delayMs ?? 0), 0),
       configuration_faults: [...new Set(events.filter((e) => e.event === 'link.configuration-fault')
         .map((e) => `${e.fields?.message} (check ${e.fields?.check})`))],
       firmware,
     },
   };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
 }

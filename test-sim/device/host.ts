@@ -14,6 +14,8 @@ import { FirmwareError } from '../engine/xs';
 import { PowerCut, SimFlash } from '../flash/flash';
 import { ACCESS_POINT, SimWifi, type WifiTiming } from '../radio/wifi';
 import { SeededRandom } from './random';
+import { EnergyMeter, type PowerSaveMode, type RadioPower } from '../energy/meter';
+import type { EnergyProfile } from '../../firmware/link/energy';
 
 /** Start the monotonic tick close to its wrap so every run exercises wrap-safe time. */
 export const TICK_ORIGIN = 0xfff00000;
@@ -40,8 +42,12 @@ export interface DeviceHostOptions {
   resolve(host: string, port: number): { host: string; port: number } | undefined;
   /** Wall clock (epoch ms) at simulation start. */
   epochMs: number;
-  /** Modelled latencies (virtual ms) that real loopback I/O would not show. */
-  latency: { tlsHandshakeMs: number; timeSyncMs: number; bootMs: number };
+  /** The chip's currents and latencies; loopback I/O is far faster than an ESP32, so its latencies are modelled. */
+  energy: EnergyProfile;
+  /** The firmware build enables ESP-IDF power management with automatic light sleep. */
+  autoLightSleep: boolean;
+  /** Keep a current trace for reports. */
+  traceEnergy?: boolean;
   record(event: RecordedEvent): void;
   /** Host TLS client (test-sim/net/secure.ts), injected so fault-injecting proxies can wrap it. */
   openSecureSocket: OpenSecureSocket;
@@ -66,6 +72,9 @@ interface StreamState {
 export class DeviceHost {
   readonly index: number;
   readonly wifi: SimWifi;
+  readonly meter: EnergyMeter;
+  /** Secure streams opened (each is one connection attempt). */
+  connects = 0;
   engine: Engine | undefined;
   boots = 0;
   crashes = 0;
@@ -89,6 +98,17 @@ export class DeviceHost {
   constructor(private options: DeviceHostOptions) {
     this.index = options.index;
     this.wifi = new SimWifi(options.wifi);
+    this.meter = new EnergyMeter(options.energy, () => options.scheduler.now, options.autoLightSleep, options.traceEnergy);
+  }
+
+  private get latency() {
+    const e = this.options.energy;
+    return { tlsHandshakeMs: e.tlsHandshakeMs, bootMs: e.bootMs, timeSyncMs: 60 };
+  }
+
+  private radio(state: RadioPower): void {
+    this.wifi.state = state;
+    this.meter.setRadio(state);
   }
 
   get flash(): SimFlash {
@@ -115,6 +135,8 @@ export class DeviceHost {
     this.sleepRequest = undefined;
     this.generation++;
     this.record('device.boot', { reason });
+    this.meter.setCpu('awake');
+    this.meter.boot();
     this.engine = await this.options.startEngine(this);
     await this.deliver(withJson(Op.Boot, 0, { reason, config: this.options.config }));
   }
@@ -143,6 +165,7 @@ export class DeviceHost {
   async deliver(bytes: Uint8Array): Promise<void> {
     const engine = this.engine;
     if (!engine || this.dead) return;
+    this.meter.event();
     try {
       await engine.deliver(bytes);
     } catch (error) {
@@ -151,14 +174,14 @@ export class DeviceHost {
         this.record('device.power-cut', { during: 'flash-write' });
         this.retained = undefined;
         await this.halt();
-        this.scheduler.after(this.options.latency.bootMs, () => this.boot('power-on'));
+        this.scheduler.after(this.latency.bootMs, () => this.boot('power-on'));
         return;
       }
       if (error instanceof FirmwareError) {
         this.crashes++;
         this.record('device.crash', { message: error.message.split('\n')[0] });
         await this.halt();
-        this.scheduler.after(this.options.latency.bootMs, () => this.boot('crash'));
+        this.scheduler.after(this.latency.bootMs, () => this.boot('crash'));
         return;
       }
       throw error;
@@ -167,7 +190,7 @@ export class DeviceHost {
       const ms = this.sleepRequest;
       this.record('device.deep-sleep', { ms });
       await this.halt();
-      this.scheduler.after(ms + this.options.latency.bootMs, () => this.boot('deep-sleep'));
+      this.scheduler.after(ms + this.latency.bootMs, () => this.boot('deep-sleep'));
     }
   }
 
@@ -182,7 +205,8 @@ export class DeviceHost {
     }
     this.streams.clear();
     this.wifiTask?.cancel();
-    this.wifi.state = 'off';
+    this.radio('off');
+    this.meter.setCpu('deep-sleep');
     this.synced = false;
     const engine = this.engine;
     this.engine = undefined;
@@ -215,7 +239,7 @@ export class DeviceHost {
   setAccessPoint(up: boolean): void {
     this.wifi.apUp = up;
     if (!up && this.wifi.state === 'associated') {
-      this.wifi.state = 'off';
+      this.radio('off');
       this.wifi.losses++;
       const error: LinkError = { category: 'wifi', message: 'access point lost' };
       this.post(() => withJson(Op.WifiLost, 0, error));
@@ -257,7 +281,7 @@ export class DeviceHost {
         return ok(m);
       }
       case Op.TimeSync:
-        this.later(this.options.latency.timeSyncMs, () => {
+        this.later(this.latency.timeSyncMs, () => {
           if (this.wifi.state !== 'associated') {
             return withJson(Op.TimeSynced, 0, { error: { category: 'wifi', message: 'time sync needs the network' } });
           }
@@ -270,9 +294,10 @@ export class DeviceHost {
         return ok(m);
       case Op.WifiLeave:
         this.wifiTask?.cancel();
-        this.wifi.state = 'off';
+        this.radio('off');
         return ok(m);
       case Op.WifiPowerSave:
+        this.meter.setPowerSave(bodyJson<PowerSaveMode>(m));
         this.record('wifi.power-save', { mode: bodyJson<string>(m) });
         return ok(m);
       case Op.TlsOpen:
@@ -282,6 +307,7 @@ export class DeviceHost {
         const stream = this.streams.get(m.id);
         if (stream?.socket && !stream.closed) {
           this.bytesTx += m.body.length;
+          this.meter.bytes(m.body.length, true);
           this.scheduler.touchIo();
           stream.socket.write(m.body.slice());
         }
@@ -334,25 +360,26 @@ export class DeviceHost {
 
   private join(hint: WifiHint | null): void {
     this.wifiTask?.cancel();
-    this.wifi.state = 'joining';
+    this.radio('joining');
     this.wifi.joins++;
     const latency = this.wifi.joinLatency(hint);
     if (latency === undefined) {
       this.wifiTask = this.later(this.wifi.timing.joinTimeoutMs, () => {
-        this.wifi.state = 'off';
+        this.radio('off');
         this.wifi.joinFailures++;
         return withJson(Op.WifiError, 0, { category: 'wifi', message: 'no access point answered' } satisfies LinkError);
       });
       return;
     }
     this.wifiTask = this.later(latency, () => {
-      this.wifi.state = 'associated';
+      this.radio('associated');
       return withJson(Op.WifiJoined, 0, ACCESS_POINT);
     });
   }
 
   private openTls(m: Message): void {
     const id = m.id;
+    this.connects++;
     const options = bodyJson<{
       host: string; port: number; serverName: string; alpn: string[];
       credentials: { ca: string; certificate: string; key: string }; timeoutMs: number;
@@ -387,7 +414,7 @@ export class DeviceHost {
       return;
     }
     const started = this.scheduler.now;
-    const modelled = this.options.latency.tlsHandshakeMs;
+    const modelled = this.latency.tlsHandshakeMs;
     const generation = this.generation;
     let settled = false;
     this.scheduler.beginIo();
@@ -410,12 +437,14 @@ export class DeviceHost {
           settle();
           if (stream.closed || generation !== this.generation) return;
           this.tlsHandshakes++;
+          this.meter.handshake();
           this.record('tls.connected', { alpn: info.alpn ?? null, protocol: info.protocol ?? null });
           atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }));
         },
         onData: (bytes) => {
           if (stream.closed || generation !== this.generation) return;
           this.bytesRx += bytes.length;
+          this.meter.bytes(bytes.length, false);
           this.scheduler.touchIo();
           this.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
         },

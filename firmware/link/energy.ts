@@ -1,0 +1,113 @@
+/**
+ * Energy profiles of the supported chips, as data: the firmware's power policy
+ * computes its break-even from them, and the simulator's meter integrates the
+ * same figures. Currents in mA at 3.3 V, durations in ms. Every figure names
+ * its source (see also shared REFERENCE.md, "ESP32 power and timing").
+ */
+
+export interface EnergyProfile {
+  readonly name: 'esp32' | 'esp32s3' | 'esp32c3';
+  /** Wi-Fi transmitting (802.11n). */
+  readonly txMa: number;
+  /** Wi-Fi receiving or listening. */
+  readonly rxMa: number;
+  /** CPU running, radio off (160 MHz). */
+  readonly cpuMa: number;
+  /** Automatic light sleep, radio off. */
+  readonly lightSleepMa: number;
+  readonly deepSleepMa: number;
+  /** Associated, automatic light sleep between beacons, DTIM 3. */
+  readonly connectedLightSleepMa: number;
+  /** Associated, modem sleep (WIFI_PS_MIN_MODEM, ESP-IDF's default), DTIM 3, CPU at 160 MHz. */
+  readonly connectedModemSleepMa: number;
+  /** Boot from deep sleep to application code. */
+  readonly bootMs: number;
+  readonly bootMa: number;
+  /** WPA2 join with scan and DHCP. */
+  readonly joinColdMs: number;
+  /** Join with cached channel, BSSID and static IP. */
+  readonly joinHintMs: number;
+  /** Full mutual-TLS handshake (RSA-2048 client key). */
+  readonly tlsHandshakeMs: number;
+  /** Effective radio throughput for application bytes, bits per second. */
+  readonly airBitsPerS: number;
+  /** Radio-on time per round trip to the broker beyond the bytes themselves. */
+  readonly roundTripMs: number;
+  /** Volts, to turn mA·ms into mJ. */
+  readonly volts: number;
+}
+
+const ESP32: EnergyProfile = Object.freeze({
+  name: 'esp32',
+  txMa: 180, // ESP32 datasheet, "RF power consumption": 11n TX 180 mA (11b 240, 11g 190)
+  rxMa: 100, // ESP32 datasheet: RX/listen 95-100 mA
+  cpuMa: 44, // ESP32 datasheet, "power consumption by power modes": 160 MHz, radio off, 27-44 mA
+  lightSleepMa: 0.8, // ESP32 datasheet: light sleep 0.8 mA
+  deepSleepMa: 0.01, // ESP32 datasheet: deep sleep, RTC timer + memory, 10 uA
+  connectedLightSleepMa: 2.33, // ESP-IDF "Low power mode in Wi-Fi scenarios": auto light sleep, DTIM 3
+  connectedModemSleepMa: 28.8, // same guide: min modem, 160 MHz, DTIM 3
+  bootMs: 270, // T. von Eicken, "Low power Wi-Fi ESP32" (2018): boot from deep sleep ~270 ms
+  bootMa: 50, // same: at ~50 mA
+  joinColdMs: 900, // same: WPA2 join ~900 ms cold
+  joinHintMs: 200, // same: ~200 ms with channel, BSSID and static IP
+  tlsHandshakeMs: 1800, // esp-idf issues #630, #8852; phoneblock #322: 1.2-2.5 s with mbedTLS (midpoint)
+  airBitsPerS: 6_000_000, // conservative effective TCP goodput over 802.11n; ESP32 iperf reaches ~20 Mbit/s
+  roundTripMs: 30, // a broker round trip on a good Wi-Fi/Internet path, radio in RX meanwhile
+  volts: 3.3,
+});
+
+export const ENERGY_PROFILES: Readonly<Record<EnergyProfile['name'], EnergyProfile>> = Object.freeze({
+  esp32: ESP32,
+  esp32s3: Object.freeze({
+    ...ESP32,
+    name: 'esp32s3',
+    txMa: 340, // ESP32-S3 datasheet: TX peak 340 mA
+    rxMa: 88, // ESP32-S3 datasheet: RX 88 mA
+    deepSleepMa: 0.008, // ESP32-S3 datasheet: 7-8 uA
+  }),
+  esp32c3: Object.freeze({
+    ...ESP32,
+    name: 'esp32c3',
+    txMa: 350, // ESP32-C3-MINI-1 datasheet: TX peak 350 mA
+    rxMa: 82, // ESP32-C3-MINI-1 datasheet: RX 82 mA
+    deepSleepMa: 0.005, // ESP32-C3-MINI-1 datasheet: 5 uA
+  }),
+});
+
+/** Charge (mA·ms) of one duty-cycled upload: boot, join, handshake, connect, publish, disconnect. */
+export function wakeCharge(p: EnergyProfile, payloadBytes: number, hinted: boolean): number {
+  const join = hinted ? p.joinHintMs : p.joinColdMs;
+  const airMs = ((payloadBytes + 200) * 8 * 1000) / p.airBitsPerS;
+  // Boot at boot current; join and handshake mostly listening; CONNECT/CONNACK, PUBLISH/PUBACK and DISCONNECT round trips.
+  return p.bootMs * p.bootMa + (join + p.tlsHandshakeMs + 3 * p.roundTripMs) * p.rxMa + airMs * p.txMa;
+}
+
+/** Charge (mA·ms) of one upload on a link that is already up: the radio wakes for the bytes and one round trip. */
+export function onlineUploadCharge(p: EnergyProfile, payloadBytes: number): number {
+  const airMs = ((payloadBytes + 60) * 8 * 1000) / p.airBitsPerS;
+  return p.roundTripMs * p.rxMa + airMs * p.txMa;
+}
+
+export interface PowerChoice {
+  mode: 'always' | 'duty';
+  /** Average mA each mode would draw for this report interval. */
+  alwaysMa: number;
+  dutyMa: number;
+  /** Upload interval at which both modes draw the same, ms. */
+  breakEvenMs: number;
+}
+
+/**
+ * Always connected costs the connected-idle current all the time plus a small
+ * charge per upload and per keepalive ping; duty-cycled costs deep sleep plus
+ * a full wake per upload. Pick the cheaper one for `uploadIntervalMs`.
+ */
+export function choosePowerMode(p: EnergyProfile, uploadIntervalMs: number, payloadBytes: number, keepAliveS: number): PowerChoice {
+  const ping = onlineUploadCharge(p, 2);
+  const alwaysMa = p.connectedLightSleepMa + onlineUploadCharge(p, payloadBytes) / uploadIntervalMs + ping / (keepAliveS * 1000);
+  const wake = wakeCharge(p, payloadBytes, true);
+  const dutyMa = p.deepSleepMa + wake / uploadIntervalMs;
+  const perMsDifference = p.connectedLightSleepMa + ping / (keepAliveS * 1000) - p.deepSleepMa;
+  const breakEvenMs = Math.round((wake - onlineUploadCharge(p, payloadBytes)) / perMsDifference);
+  return { mode: dutyMa < alwaysMa ? 'duty' : 'always', alwaysMa, dutyMa, breakEvenMs };
+}
