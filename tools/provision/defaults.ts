@@ -1,0 +1,8 @@
+/** Names shared by the provisioning tool, the local endpoint and tests. */
+
+/** The endpoint name the local endpoint answers to unless told otherwise. */
+export const DEFAULT_ENDPOINT_NAME = 'local-ats.iot.sim-local-1.amazonaws.com';
+/** Where `dev-pki` writes and where the endpoint CLI looks, relative to the repository root. */
+export const DEFAULT_DEV_PKI_DIR = '.state/dev-pki';
+/** The ALPN protocol AWS IoT Core requires for MQTT with client certificates on port 443. */
+export const AWS_MQTT_ALPN = 'x-amzn-mqtt-ca';

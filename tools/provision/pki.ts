@@ -1,0 +1,389 @@
+/**
+ * A throwaway test PKI shaped like the one a device meets at AWS IoT Core:
+ * a root CA, an intermediate that signs the endpoint's certificate, a leaf
+ * whose SAN is the region's wildcard (`*.iot.<region>.amazonaws.com`), and
+ * device certificates signed by the root (AWS signs device certificates with
+ * its own CA; for tests the root stands in for it).
+ *
+ * Everything is made at run time with @peculiar/x509 over Node's WebCrypto;
+ * nothing here is committed. All keys are RSA-2048 because Moddable's TLS signs
+ * CertificateVerify with RSA only.
+ */
+// @peculiar/x509 resolves its algorithm providers with tsyringe, which needs the Reflect metadata API.
+import 'reflect-metadata';
+import { webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as x509 from '@peculiar/x509';
+import { DEFAULT_ENDPOINT_NAME } from './defaults';
+import { pemToDer, splitPemCertificates, writeSecureAware } from './pem';
+
+x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
+
+export { AWS_MQTT_ALPN, DEFAULT_DEV_PKI_DIR, DEFAULT_ENDPOINT_NAME } from './defaults';
+export { issuedBy, pemToDer, splitPemCertificates, writeSecureAware } from './pem';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Backdating absorbs clock skew between the machine that signs and the one that checks. */
+const BACKDATE_MS = 60 * 60 * 1000;
+
+const RSA: webcrypto.RsaHashedKeyGenParams = {
+  name: 'RSASSA-PKCS1-v1_5',
+  hash: 'SHA-256',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+};
+
+/** A certificate with the private key of its subject, both PEM (the key PKCS#8). */
+export interface CertifiedKey {
+  cert: string;
+  key: string;
+}
+
+/** A server's credentials: `chain` is the leaf followed by the intermediate. */
+export interface ServerCredentials {
+  chain: string;
+  key: string;
+}
+
+export interface DeviceCredentials extends CertifiedKey {
+  /** The certificate's CN, used as thing name and MQTT client id. */
+  thing: string;
+}
+
+export interface Pki {
+  endpointName: string;
+  /** Trust anchor for the endpoint's chain and for device certificates. */
+  rootCa: string;
+  intermediateCa: string;
+  endpoint: ServerCredentials & { cert: string };
+  /** `devices[0]` is the one written as `device.*`. */
+  devices: DeviceCredentials[];
+  /** Material for tests that must fail. */
+  negative: {
+    /** Same key and SAN as the endpoint, expired 1 day before `now`. */
+    expiredEndpoint: ServerCredentials;
+    /** Signed by the intermediate, but for `*.iot.other-region-9.amazonaws.com`. */
+    otherNameEndpoint: ServerCredentials & { name: string };
+    /** A root that signed nothing the endpoint uses. */
+    otherRootCa: string;
+    /** A device certificate signed by `otherRootCa`, with the key of `devices[0]`. */
+    otherCaDevice: CertifiedKey;
+  };
+  /** Absolute paths written, when `out` was given. */
+  files: string[];
+}
+
+export interface DevPkiOptions {
+  /** Directory to write the files into; nothing is written when omitted. */
+  out?: string;
+  /** Default `DEFAULT_ENDPOINT_NAME`. */
+  endpointName?: string;
+  /** Number of device certificates, default 1. */
+  devices?: number;
+  /** Certificate lifetime, default 30 days. */
+  validityDays?: number;
+  /** Issue time, default now. A past date yields certificates that have already expired. */
+  now?: Date;
+  /** Progress for a CLI; called before each slow step. */
+  onProgress?: (step: string) => void;
+}
+
+/** `local-ats.iot.sim-local-1.amazonaws.com` -> `*.iot.sim-local-1.amazonaws.com`. */
+export function wildcardFor(endpointName: string): string {
+  const dot = endpointName.indexOf('.');
+  if (dot <= 0 || endpointName.indexOf('.', dot + 1) < 0) {
+    throw new Error(`endpoint name "${endpointName}" has too few labels for a wildcard`);
+  }
+  return `*${endpointName.slice(dot)}`;
+}
+
+export function thingNameForIndex(index: number): string {
+  return `sim-thing-${index + 1}`;
+}
+
+interface Authority {
+  cert: x509.X509Certificate;
+  keys: CryptoKeyPair;
+}
+
+interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export async function generateDevPki(options: DevPkiOptions = {}): Promise<Pki> {
+  const endpointName = options.endpointName ?? DEFAULT_ENDPOINT_NAME;
+  const deviceCount = options.devices ?? 1;
+  if (!Number.isInteger(deviceCount) || deviceCount < 1 || deviceCount > 100) {
+    throw new RangeError(`devices must be an integer 1..100, got ${deviceCount}`);
+  }
+  const now = options.now ?? new Date();
+  const validityDays = options.validityDays ?? 30;
+  const validity: Validity = {
+    notBefore: new Date(now.getTime() - BACKDATE_MS),
+    notAfter: new Date(now.getTime() + validityDays * DAY_MS),
+  };
+  const progress = options.onProgress ?? (() => {});
+  const wildcard = wildcardFor(endpointName);
+
+  progress('root CA');
+  const root = await selfSignedCa('Fieldlink Test Root CA', validity);
+  progress('intermediate CA');
+  const intermediate = await issueCa('Fieldlink Test Intermediate CA', root, validity);
+  progress('endpoint certificate');
+  const endpointKeys = await newKeys();
+  const endpointCert = await issueServer(endpointName, wildcard, endpointKeys, intermediate, validity);
+
+  const devices: DeviceCredentials[] = [];
+  const deviceKeys: CryptoKeyPair[] = [];
+  for (let i = 0; i < deviceCount; i++) {
+    progress(`device certificate ${i + 1}/${deviceCount}`);
+    const thing = thingNameForIndex(i);
+    const keys = await newKeys();
+    deviceKeys.push(keys);
+    const cert = await issueClient(thing, keys, root, validity);
+    devices.push({ thing, cert: cert.toString('pem'), key: await privatePem(keys) });
+  }
+
+  progress('negative-test material');
+  const expired = await issueServer(endpointName, wildcard, endpointKeys, intermediate, {
+    notBefore: new Date(now.getTime() - 31 * DAY_MS),
+    notAfter: new Date(now.getTime() - DAY_MS),
+  });
+  const otherName = 'other-ats.iot.other-region-9.amazonaws.com';
+  const otherNameCert = await issueServer(otherName, wildcardFor(otherName), endpointKeys, intermediate, validity);
+  const otherRoot = await selfSignedCa('Fieldlink Unrelated Root CA', validity);
+  const otherCaDevice = await issueClient(devices[0].thing, deviceKeys[0], otherRoot, validity);
+
+  const intermediatePem = intermediate.cert.toString('pem');
+  const endpointKeyPem = await privatePem(endpointKeys);
+  const pki: Pki = {
+    endpointName,
+    rootCa: root.cert.toString('pem'),
+    intermediateCa: intermediatePem,
+    endpoint: {
+      cert: endpointCert.toString('pem'),
+      chain: joinPem(endpointCert.toString('pem'), intermediatePem),
+      key: endpointKeyPem,
+    },
+    devices,
+    negative: {
+      expiredEndpoint: { chain: joinPem(expired.toString('pem'), intermediatePem), key: endpointKeyPem },
+      otherNameEndpoint: {
+        name: otherName,
+        chain: joinPem(otherNameCert.toString('pem'), intermediatePem),
+        key: endpointKeyPem,
+      },
+      otherRootCa: otherRoot.cert.toString('pem'),
+      otherCaDevice: { cert: otherCaDevice.toString('pem'), key: devices[0].key },
+    },
+    files: [],
+  };
+  if (options.out !== undefined) {
+    pki.files = await writeDevPki(pki, options.out);
+  }
+  return pki;
+}
+
+/**
+ * Writes the PEM set for host tools, the DER set for Moddable resources
+ * (`ca.der`, `device.der`, `device.key.der`), and the negative material under
+ * `negative/`. Returns the paths written.
+ */
+export async function writeDevPki(pki: Pki, dir: string): Promise<string[]> {
+  const files: Array<[string, string | Uint8Array, 'public' | 'secret']> = [
+    ['root-ca.pem', pki.rootCa, 'public'],
+    ['intermediate-ca.pem', pki.intermediateCa, 'public'],
+    ['endpoint-chain.pem', pki.endpoint.chain, 'public'],
+    ['endpoint.key', pki.endpoint.key, 'secret'],
+    ['ca.der', pemToDer(pki.rootCa), 'public'],
+  ];
+  pki.devices.forEach((device, i) => {
+    const base = i === 0 ? 'device' : `device-${i + 1}`;
+    files.push(
+      [`${base}.pem`, device.cert, 'public'],
+      [`${base}.key`, device.key, 'secret'],
+      [`${base}.der`, pemToDer(device.cert), 'public'],
+      [`${base}.key.der`, pemToDer(device.key), 'secret'],
+    );
+  });
+  const n = pki.negative;
+  files.push(
+    ['negative/expired-endpoint-chain.pem', n.expiredEndpoint.chain, 'public'],
+    ['negative/other-name-endpoint-chain.pem', n.otherNameEndpoint.chain, 'public'],
+    ['negative/other-root-ca.pem', n.otherRootCa, 'public'],
+    ['negative/other-ca-device.pem', n.otherCaDevice.cert, 'public'],
+  );
+
+  await mkdir(join(dir, 'negative'), { recursive: true, mode: 0o700 });
+  const written: string[] = [];
+  for (const [name, data, kind] of files) {
+    const path = join(dir, name);
+    await writeSecureAware(path, data, kind);
+    written.push(path);
+  }
+  return written;
+}
+
+/** True when `dir` holds a complete dev PKI as written by `writeDevPki`. */
+export async function hasDevPki(dir: string): Promise<boolean> {
+  try {
+    for (const name of REQUIRED_FILES) await access(join(dir, name));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const REQUIRED_FILES = [
+  'root-ca.pem',
+  'intermediate-ca.pem',
+  'endpoint-chain.pem',
+  'endpoint.key',
+  'device.pem',
+  'device.key',
+  'negative/expired-endpoint-chain.pem',
+  'negative/other-name-endpoint-chain.pem',
+  'negative/other-root-ca.pem',
+  'negative/other-ca-device.pem',
+];
+
+/** Reads back a PKI written by `writeDevPki`; the endpoint name comes from the leaf's CN. */
+export async function readDevPki(dir: string): Promise<Pki> {
+  const read = (name: string) => readFile(join(dir, name), 'utf8');
+  const chain = await read('endpoint-chain.pem');
+  const leaf = new NodeX509(splitPemCertificates(chain)[0] ?? '');
+  const endpointName = /^CN=(.*)$/m.exec(leaf.subject)?.[1] ?? '';
+  const devices: DeviceCredentials[] = [];
+  for (let i = 0; ; i++) {
+    const base = i === 0 ? 'device' : `device-${i + 1}`;
+    let cert: string;
+    try {
+      cert = await read(`${base}.pem`);
+    } catch {
+      break;
+    }
+    const thing = /^CN=(.*)$/m.exec(new NodeX509(cert).subject)?.[1] ?? thingNameForIndex(i);
+    devices.push({ thing, cert, key: await read(`${base}.key`) });
+  }
+  const endpointKey = await read('endpoint.key');
+  const otherNameChain = await read('negative/other-name-endpoint-chain.pem');
+  const otherLeaf = new NodeX509(splitPemCertificates(otherNameChain)[0] ?? '');
+  return {
+    endpointName,
+    rootCa: await read('root-ca.pem'),
+    intermediateCa: await read('intermediate-ca.pem'),
+    endpoint: { cert: leaf.toString(), chain, key: endpointKey },
+    devices,
+    negative: {
+      expiredEndpoint: { chain: await read('negative/expired-endpoint-chain.pem'), key: endpointKey },
+      otherNameEndpoint: {
+        name: /^CN=(.*)$/m.exec(otherLeaf.subject)?.[1] ?? '',
+        chain: otherNameChain,
+        key: endpointKey,
+      },
+      otherRootCa: await read('negative/other-root-ca.pem'),
+      otherCaDevice: { cert: await read('negative/other-ca-device.pem'), key: devices[0]?.key ?? '' },
+    },
+    files: [],
+  };
+}
+
+function joinPem(...blocks: string[]): string {
+  return blocks.map((b) => b.trim()).join('\n') + '\n';
+}
+
+async function newKeys(): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+async function privatePem(keys: CryptoKeyPair): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+function randomSerial(): string {
+  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
+  bytes[0] &= 0x7f; // positive INTEGER [RFC 5280 4.1.2.2]
+  return Buffer.from(bytes).toString('hex');
+}
+
+async function selfSignedCa(cn: string, validity: Validity): Promise<Authority> {
+  const keys = await newKeys();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: `CN=${cn}, O=Fieldlink Test`,
+    ...validity,
+    keys,
+    signingAlgorithm: RSA,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { cert, keys };
+}
+
+async function issueCa(cn: string, issuer: Authority, validity: Validity): Promise<Authority> {
+  const keys = await newKeys();
+  const cert = await issue(`CN=${cn}, O=Fieldlink Test`, keys.publicKey, issuer, validity, [
+    new x509.BasicConstraintsExtension(true, 0, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+  ]);
+  return { cert, keys };
+}
+
+async function issueServer(
+  cn: string,
+  san: string,
+  keys: CryptoKeyPair,
+  issuer: Authority,
+  validity: Validity,
+): Promise<x509.X509Certificate> {
+  return issue(`CN=${cn}`, keys.publicKey, issuer, validity, [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: san }]),
+  ]);
+}
+
+async function issueClient(
+  thing: string,
+  keys: CryptoKeyPair,
+  issuer: Authority,
+  validity: Validity,
+): Promise<x509.X509Certificate> {
+  return issue(`CN=${thing}`, keys.publicKey, issuer, validity, [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+  ]);
+}
+
+async function issue(
+  subject: string,
+  publicKey: CryptoKey,
+  issuer: Authority,
+  validity: Validity,
+  extensions: x509.Extension[],
+): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject,
+    issuer: issuer.cert.subjectName,
+    ...validity,
+    publicKey,
+    signingKey: issuer.keys.privateKey,
+    signingAlgorithm: RSA,
+    extensions: [
+      ...extensions,
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey),
+    ],
+  });
+}
