@@ -1,0 +1,400 @@
+/**
+ * A local stand-in for the AWS IoT Core data endpoint: TLS in front of an
+ * aedes broker, on loopback, with AWS's handshake requirements and broker
+ * limits.
+ *
+ *   raw TCP -> ClientHandshakeInspector (SNI, ALPN, client certificate; alerts)
+ *           -> Node TLS server socket (TLS 1.2+, chain leaf + intermediate)
+ *           -> MQTT inspector (QoS 2 dropped unacknowledged, keepalive activity)
+ *           -> aedes (client id, connect rate, keepalive clamp, topic and payload limits in its hooks)
+ *
+ * The time source for rate limits and keepalive is injectable (`now`), because
+ * the simulator runs on virtual time; certificate dates use the wall clock.
+ */
+import { X509Certificate } from 'node:crypto';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import { Aedes, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
+import type { Packet } from 'mqtt-packet';
+import { AWS_MQTT_ALPN } from '../../tools/provision/defaults';
+import { splitPemCertificates } from '../../tools/provision/pem';
+import type { Pki, ServerCredentials } from '../../tools/provision/pki';
+import { FilteredStream } from './filtered-stream';
+import {
+  AWS_LIMITS,
+  clientIdViolation,
+  effectiveKeepalive,
+  LIMIT_VIOLATIONS,
+  topicViolation,
+  type BrokerLimits,
+  type LimitViolation,
+} from './limits';
+import { MqttFramer, PacketDecoder } from './mqtt-frames';
+import { ClientHandshakeInspector, verifyClientChain, type HandshakeRejection } from './tls-inspect';
+
+export type HandshakeFailure = HandshakeRejection | 'version' | 'server-alpn' | 'aborted' | 'timeout' | 'tls';
+
+export interface EndpointStats {
+  handshakes: { ok: number; failed: Partial<Record<HandshakeFailure, number>> };
+  /** CONNECTs accepted (the broker registered the client and sent CONNACK). */
+  connects: number;
+  /** PUBLISH packets the broker accepted (client publishes and wills). */
+  publishes: number;
+  /** Connections closed because a newer one used the same client id. */
+  takeovers: number;
+  /** Connections closed after 1.5 x the effective keepalive of silence. */
+  keepaliveTimeouts: number;
+  rejected: Record<LimitViolation, number>;
+  /** Every accepted CONNECT's keepalive, as asked and as enforced (seconds). */
+  keepalive: Array<{ clientId: string; requested: number; effective: number }>;
+}
+
+export interface SessionInfo {
+  clientId: string;
+  keepalive: { requested: number; effective: number };
+  /** `now()` of the last packet received. */
+  lastHeard: number;
+}
+
+export type EndpointEventFields = Record<string, string | number | boolean>;
+
+export interface LocalEndpointOptions {
+  /** Trust, server chain and endpoint name; tests make one with `generateDevPki`. */
+  pki: Pki;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: an ephemeral port. */
+  port?: number;
+  /** SNI the handshake requires (default `pki.endpointName`); `false` accepts any or none. */
+  serverName?: string | false;
+  /** ALPN the client must offer (default `x-amzn-mqtt-ca`); `false` requires none. */
+  requiredAlpn?: string | false;
+  /**
+   * Protocols the TLS server selects from. Default: the required one. `false`:
+   * the server does no ALPN at all (selects nothing). A list without the
+   * client's protocol makes Node's server answer no_application_protocol.
+   */
+  serverAlpn?: string[] | false;
+  /** Server chain and key (default the PKI's endpoint); e.g. `pki.negative.expiredEndpoint`. */
+  serverCredentials?: ServerCredentials;
+  /** Issuers trusted for device certificates, PEM (default `pki.rootCa`). */
+  clientCa?: string;
+  /** Default TLSv1.2. */
+  minVersion?: tls.SecureVersion;
+  /** Default TLSv1.3, as AWS. */
+  maxVersion?: tls.SecureVersion;
+  /** OpenSSL cipher string, e.g. `DEFAULT@SECLEVEL=0` to allow TLS 1.0/1.1 at all. */
+  ciphers?: string;
+  /** Milliseconds for rate limits and keepalive; default `performance.now`. */
+  now?: () => number;
+  /** Wall clock for certificate dates; default `new Date()`. */
+  wallClock?: () => Date;
+  limits?: Partial<BrokerLimits>;
+  /** How often keepalive deadlines are checked on a real timer; 0: only by `sweep()`. Default 1000. */
+  sweepIntervalMs?: number;
+  /** Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Human-readable trace: rejections, connects, disconnects. Never key material. */
+  onEvent?: (event: string, fields: EndpointEventFields) => void;
+}
+
+export interface LocalEndpoint {
+  host: string;
+  port: number;
+  /** The SNI it requires (the PKI's endpoint name unless overridden). */
+  serverName: string;
+  /** The ALPN protocol it requires, if any. */
+  alpn: string | undefined;
+  stats: EndpointStats;
+  broker: Aedes;
+  /** Live MQTT sessions (CONNECT accepted). */
+  sessions(): SessionInfo[];
+  /** Apply keepalive deadlines at `now()`; call after advancing a virtual clock. */
+  sweep(): void;
+  close(): Promise<void>;
+}
+
+interface Session {
+  conn: FilteredStream;
+  clientId?: string;
+  keepalive?: { requested: number; effective: number };
+  lastHeard: number;
+}
+
+export async function createLocalEndpoint(options: LocalEndpointOptions): Promise<LocalEndpoint> {
+  const { pki } = options;
+  const host = options.host ?? '127.0.0.1';
+  const serverName = options.serverName ?? pki.endpointName;
+  const requiredAlpn = options.requiredAlpn ?? AWS_MQTT_ALPN;
+  const serverAlpn = options.serverAlpn ?? (requiredAlpn === false ? false : [requiredAlpn]);
+  const limits: BrokerLimits = { ...AWS_LIMITS, ...options.limits };
+  const now = options.now ?? (() => performance.now());
+  const wallClock = options.wallClock ?? (() => new Date());
+  const emit = options.onEvent ?? (() => {});
+  const credentials = options.serverCredentials ?? pki.endpoint;
+  const clientCaPem = options.clientCa ?? pki.rootCa;
+  const clientCas = splitPemCertificates(clientCaPem).map((pem) => new X509Certificate(pem));
+
+  const stats: EndpointStats = {
+    handshakes: { ok: 0, failed: {} },
+    connects: 0,
+    publishes: 0,
+    takeovers: 0,
+    keepaliveTimeouts: 0,
+    rejected: Object.fromEntries(LIMIT_VIOLATIONS.map((v) => [v, 0])) as Record<LimitViolation, number>,
+    keepalive: [],
+  };
+  const handshakeFailed = (reason: HandshakeFailure, detail: string) => {
+    stats.handshakes.failed[reason] = (stats.handshakes.failed[reason] ?? 0) + 1;
+    emit('handshake.failed', { reason, detail });
+  };
+  const reject = (violation: LimitViolation, detail: string, clientId?: string) => {
+    stats.rejected[violation]++;
+    emit('limit.rejected', { violation, detail, clientId: clientId ?? '' });
+  };
+
+  const secureContext = tls.createSecureContext({
+    cert: credentials.chain,
+    key: credentials.key,
+    ca: clientCaPem,
+    minVersion: options.minVersion ?? 'TLSv1.2',
+    maxVersion: options.maxVersion ?? 'TLSv1.3',
+    ciphers: options.ciphers,
+    // OpenSSL refuses to resume a session that verified a client certificate unless
+    // the context has a session id context (it answers internal_error otherwise).
+    sessionIdContext: 'fieldlink-local-endpoint',
+  });
+
+  // ---- broker ---------------------------------------------------------------
+  const sessions = new Map<FilteredStream, Session>();
+  const lastConnectAt = new Map<string, number>();
+  const broker = new Aedes({
+    preConnect(client: Client, packet: ConnectPacket, callback) {
+      const session = sessions.get(client.conn as FilteredStream);
+      const clientId = packet.clientId;
+      const idProblem = clientIdViolation(clientId, limits);
+      if (idProblem) {
+        reject('client-id', idProblem, clientId.slice(0, 64));
+        callback(new Error(idProblem), false); // AWS closes without CONNACK
+        return;
+      }
+      const t = now();
+      const last = lastConnectAt.get(clientId);
+      if (last !== undefined && t - last < limits.connectIntervalMs) {
+        reject('connect-rate', `second CONNECT within ${Math.round(t - last)} ms`, clientId);
+        callback(new Error('CONNECT rate exceeded'), false);
+        return;
+      }
+      lastConnectAt.set(clientId, t);
+      const requested = packet.keepalive ?? 0;
+      const effective = effectiveKeepalive(requested, limits);
+      if (session) {
+        session.clientId = clientId;
+        session.keepalive = { requested, effective };
+        session.lastHeard = t;
+      }
+      stats.keepalive.push({ clientId, requested, effective });
+      // aedes would enforce the asked-for keepalive on a real timer; this endpoint
+      // enforces the effective one on `now()` instead (see sweep()).
+      packet.keepalive = 0;
+      // aedes keeps connected clients by id and closes the older one on registration [MQTT-3.1.4-2].
+      if ((broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]) {
+        stats.takeovers++;
+        emit('client.takeover', { clientId });
+      }
+      callback(null, true);
+    },
+    authorizePublish(client: Client | null, packet: PublishPacket, callback) {
+      const topicProblem = topicViolation(packet.topic, limits);
+      if (topicProblem) {
+        reject(topicProblem.kind, topicProblem.detail, client?.id);
+        callback(new Error(topicProblem.detail)); // aedes then closes the connection, as AWS does
+        return;
+      }
+      const size = typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
+      if (size > limits.maxPayloadBytes) {
+        reject('payload-size', `payload is ${size} bytes (max ${limits.maxPayloadBytes})`, client?.id);
+        callback(new Error('payload too large'));
+        return;
+      }
+      stats.publishes++;
+      callback(null);
+    },
+    authorizeSubscribe(client: Client, subscription: Subscription, callback) {
+      const problem = topicViolation(subscription.topic, limits);
+      if (problem) {
+        reject('filter', problem.detail, client.id);
+        callback(null, null); // SUBACK return code 0x80 for this filter
+        return;
+      }
+      callback(null, subscription);
+    },
+  });
+  await broker.listen();
+  broker.on('client', (client: Client) => {
+    stats.connects++;
+    emit('client.connected', { clientId: client.id });
+  });
+  broker.on('clientDisconnect', (client: Client) => emit('client.disconnected', { clientId: client.id }));
+  broker.on('clientError', (client: Client, error: Error) => emit('client.error', { clientId: client.id, error: error.message }));
+
+  /** Judges one MQTT packet before aedes sees it. */
+  const judge = (session: Session, packet: Packet): 'pass' | 'drop' => {
+    session.lastHeard = now();
+    if (packet.cmd === 'publish' && packet.qos === 2) {
+      reject('qos2-publish', `QoS 2 PUBLISH to ${packet.topic} dropped without PUBREC`, session.clientId);
+      return 'drop';
+    }
+    if (packet.cmd === 'subscribe' && packet.subscriptions.some((s) => s.qos === 2)) {
+      reject('qos2-subscribe', 'SUBSCRIBE asking QoS 2 dropped without SUBACK', session.clientId);
+      return 'drop';
+    }
+    return 'pass';
+  };
+
+  const startMqtt = (secure: tls.TLSSocket) => {
+    const framer = new MqttFramer();
+    const decoder = new PacketDecoder();
+    let session: Session;
+    const conn = new FilteredStream(secure, (chunk, sink) => {
+      try {
+        for (const frame of framer.feed(chunk)) {
+          if (judge(session, decoder.decode(frame)) === 'pass') sink.pass(frame);
+        }
+      } catch (error) {
+        emit('mqtt.malformed', { error: (error as Error).message });
+        sink.reject();
+      }
+    });
+    session = { conn, lastHeard: now() };
+    sessions.set(conn, session);
+    conn.on('close', () => sessions.delete(conn));
+    conn.on('error', () => {});
+    broker.handle(conn);
+  };
+
+  // ---- TLS ------------------------------------------------------------------
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => {});
+    let verdict: HandshakeFailure | undefined;
+    let established = false;
+    const inspector = new ClientHandshakeInspector({ serverName, requiredAlpn, clientCas, wallClock });
+    const gate = new FilteredStream(raw, (chunk, sink) => {
+      const result = inspector.feed(chunk);
+      if (result.kind === 'forward') {
+        for (const bytes of result.bytes) sink.pass(bytes);
+        return;
+      }
+      verdict = result.refusal.reason;
+      handshakeFailed(result.refusal.reason, result.refusal.detail);
+      sink.reject(result.alert);
+    });
+    gate.on('error', () => {});
+    const secure = new tls.TLSSocket(gate, {
+      isServer: true,
+      secureContext,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: serverAlpn === false ? undefined : serverAlpn,
+      handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+    } as tls.TLSSocketOptions);
+    secure.on('error', (error: NodeJS.ErrnoException) => {
+      if (verdict !== undefined || established) return; // already counted, or not a handshake failure
+      verdict = tlsFailure(error);
+      handshakeFailed(verdict, error.code ?? error.message);
+    });
+    secure.once('secure', () => {
+      established = true;
+      // TLS 1.3 hides the client's certificate from the inspector: check it here.
+      const peer = secure.getPeerCertificate(true);
+      const chain = peerChain(peer);
+      const refusal = verifyClientChain(chain, clientCas, wallClock());
+      if (refusal) {
+        verdict = refusal.reason;
+        handshakeFailed(refusal.reason, refusal.detail);
+        secure.destroy();
+        return;
+      }
+      stats.handshakes.ok++;
+      emit('handshake.ok', { protocol: secure.getProtocol() ?? '', alpn: String(secure.alpnProtocol) });
+      startMqtt(secure);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+
+  const sweep = () => {
+    const t = now();
+    for (const session of sessions.values()) {
+      if (!session.keepalive) continue;
+      const allowed = session.keepalive.effective * 1000 * limits.keepaliveGrace;
+      if (t - session.lastHeard > allowed) {
+        stats.keepaliveTimeouts++;
+        emit('client.keepalive-timeout', { clientId: session.clientId ?? '', silentMs: Math.round(t - session.lastHeard) });
+        sessions.delete(session.conn);
+        session.conn.destroy();
+      }
+    }
+  };
+  const sweepIntervalMs = options.sweepIntervalMs ?? 1000;
+  const sweeper = sweepIntervalMs > 0 ? setInterval(sweep, sweepIntervalMs) : undefined;
+  sweeper?.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    host,
+    port,
+    serverName: serverName === false ? pki.endpointName : serverName,
+    alpn: requiredAlpn === false ? undefined : requiredAlpn,
+    stats,
+    broker,
+    sessions: () =>
+      [...sessions.values()]
+        .filter((s) => s.clientId !== undefined && s.keepalive !== undefined)
+        .map((s) => ({ clientId: s.clientId!, keepalive: { ...s.keepalive! }, lastHeard: s.lastHeard })),
+    sweep,
+    close() {
+      closing ??= (async () => {
+        if (sweeper) clearInterval(sweeper);
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => broker.close(() => resolve()));
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}
+
+function tlsFailure(error: NodeJS.ErrnoException): HandshakeFailure {
+  const code = error.code ?? '';
+  if (code === 'ERR_SSL_NO_APPLICATION_PROTOCOL') return 'server-alpn';
+  if (/VERSION|PROTOCOL/.test(code)) return 'version';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'aborted';
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
+  if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return 'no-client-cert';
+  return 'tls';
+}
+
+/** The DER chain the peer presented, leaf first, from Node's detailed peer certificate. */
+function peerChain(peer: tls.DetailedPeerCertificate): Buffer[] {
+  const chain: Buffer[] = [];
+  let current: tls.DetailedPeerCertificate | undefined = peer;
+  while (current?.raw && chain.length < 8) {
+    chain.push(current.raw);
+    if (current.issuerCertificate === current) break;
+    current = current.issuerCertificate;
+  }
+  return chain;
+}
