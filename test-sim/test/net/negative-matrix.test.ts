@@ -4,7 +4,7 @@
  * the HAL category and that nothing reached MQTT: the client never got a byte
  * and the broker never saw a CONNECT.
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalEndpoint, type LocalEndpointOptions } from '../../endpoint/endpoint';
 import { openSecureSocket, type SecureSocketOptions } from '../../net/secure';

@@ -8,18 +8,16 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateDevPki, type Pki } from '../../../tools/provision/pki';
+import { generateDevPki } from '../../../tools/provision/pki';
 
 const root = new URL('../../../', import.meta.url).pathname;
 let dir: string;
-let pki: Pki;
-let old: Pki;
 const ENDPOINT = 'a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com';
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fieldlink-provision-'));
-  pki = await generateDevPki({ out: join(dir, 'pki'), devices: 2 });
-  old = await generateDevPki({ out: join(dir, 'old'), now: new Date(Date.now() - 60 * 86_400_000) });
+  await generateDevPki({ out: join(dir, 'pki'), devices: 2 });
+  await generateDevPki({ out: join(dir, 'old'), now: new Date(Date.now() - 60 * 86_400_000) }); // expired
   await writeFile(join(dir, 'garbage.pem'), '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n');
 });
 after(async () => {
