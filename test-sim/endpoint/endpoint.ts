@@ -33,6 +33,9 @@ import {
 import { MqttFramer, PacketDecoder } from './mqtt-frames';
 import { ClientHandshakeInspector, verifyClientChain, type HandshakeRejection } from './tls-inspect';
 
+/** The port `npm run endpoint` listens on unless told otherwise (the library defaults to an ephemeral one). */
+export const DEFAULT_ENDPOINT_PORT = 8443;
+
 export type HandshakeFailure = HandshakeRejection | 'version' | 'server-alpn' | 'aborted' | 'timeout' | 'tls';
 
 export interface EndpointStats {

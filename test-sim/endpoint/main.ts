@@ -9,9 +9,7 @@
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AWS_MQTT_ALPN, DEFAULT_DEV_PKI_DIR, generateDevPki, hasDevPki, readDevPki } from '../../tools/provision/pki';
-import { createLocalEndpoint } from './endpoint';
-
-export const DEFAULT_ENDPOINT_PORT = 8443;
+import { createLocalEndpoint, DEFAULT_ENDPOINT_PORT } from './endpoint';
 
 const HELP = `usage: npm run endpoint -- [--port N] [--host ADDR] [--pki DIR] [--quiet]
 
