@@ -125,6 +125,10 @@ export class Scheduler {
         await this.sleepWall(Math.max(0, Math.min(target - this.now, ioLeft)));
         continue;
       }
+      // Before warping, give real I/O that already arrived (a reset, a late reply) one turn of
+      // Node's event loop to post its task: awaiting in-process deliveries alone never yields to I/O.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.ready.length) continue;
       if (!next || next.at > until) {
         this.now = until;
         break;
