@@ -13,7 +13,7 @@ import type { Engine, EngineName } from './engine/types';
 import { DeviceHost, type OpenSecureSocket, type RecordedEvent } from './device/host';
 import { SeededRandom } from './device/random';
 import { SimFlash } from './flash/flash';
-import type { Scenario } from './scenarios/scenario';
+import { UsageError, type Fault, type Scenario } from './scenarios/scenario';
 import { ENERGY_PROFILES, type EnergyProfile } from '../firmware/link/energy';
 import { openSecureSocket } from './net/secure';
 import { externalWorld, localWorld, type ExternalEndpoint, type World } from './net/world';
@@ -103,7 +103,8 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       index,
       scheduler,
       startEngine,
-      config: scenario.devices > 1 ? { ...config, thing: `${config.thing}-${index}` } : config,
+      // Several devices get distinct client ids unless the scenario names one (a shared id is a takeover test).
+      config: scenario.devices > 1 && scenario.config.thing === undefined ? { ...config, thing: `${config.thing}-${index}` } : config,
       random: random.fork(index),
       flash: new SimFlash({ byteLength: 64 * 1024, blockSize: 4096 }),
       wifi: { joinColdMs: energy.joinColdMs, joinHintMs: energy.joinHintMs, joinTimeoutMs: 3000 },
@@ -114,17 +115,10 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       autoLightSleep: options.autoLightSleep ?? true,
       record: (event) => events.push(event),
       openSecureSocket: options.openSecureSocket ?? openSecureSocket,
+      pathSilent: (target) => world.proxy !== undefined && target.port === world.proxy.port && world.proxy.mode === 'blackhole',
     }));
   }
-  for (const fault of scenario.faults) {
-    const device = devices[fault.device ?? 0];
-    if (fault.kind === 'wifi-down') {
-      scheduler.at(fault.atMs, () => device.setAccessPoint(false));
-      scheduler.at(fault.atMs + fault.forMs, () => device.setAccessPoint(true));
-    } else if (fault.kind === 'power-cut') {
-      scheduler.at(fault.atMs, () => device.powerCut(fault.forMs));
-    }
-  }
+  for (const fault of scenario.faults) scheduleFault(scheduler, fault, devices[fault.device ?? 0], world);
   for (const device of devices) scheduler.at(0, () => device.boot('power-on'));
   options.beforeRun?.(scheduler, devices, world);
 
@@ -178,6 +172,44 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       firmware,
     },
   };
+}
+
+function scheduleFault(scheduler: Scheduler, fault: Fault, device: DeviceHost, world: World): void {
+  const during = (start: () => void, end: () => void) => {
+    scheduler.at(fault.atMs, start);
+    scheduler.at(fault.atMs + fault.forMs, end);
+  };
+  const proxy = () => {
+    if (!world.proxy) throw new UsageError(`fault ${fault.kind} needs the built-in local endpoint (it drives the proxy in front of it)`);
+    return world.proxy;
+  };
+  switch (fault.kind) {
+    case 'wifi-down':
+      return during(() => device.setAccessPoint(false), () => device.setAccessPoint(true));
+    case 'power-cut':
+      scheduler.at(fault.atMs, () => device.powerCut(fault.forMs));
+      return;
+    case 'broker-down':
+      return during(() => proxy().setMode('drop'), () => proxy().setMode('pass'));
+    case 'blackhole':
+      return during(() => proxy().setMode('blackhole'), () => proxy().setMode('pass'));
+    case 'reset':
+      scheduler.at(fault.atMs, () => proxy().reset());
+      return;
+    case 'dns-down':
+      return during(() => { device.dnsDown = true; }, () => { device.dnsDown = false; });
+    case 'connack-refused': {
+      const endpoint = world.endpoint;
+      if (!endpoint) throw new UsageError('fault connack-refused needs the built-in local endpoint');
+      const original = endpoint.broker.authenticate;
+      return during(() => {
+        endpoint.broker.authenticate = (_client, _user, _password, done) => {
+          const error = Object.assign(new Error('refused by scenario'), { returnCode: fault.code ?? 3 });
+          done(error as never, false);
+        };
+      }, () => { endpoint.broker.authenticate = original; });
+    }
+  }
 }
 
 function round(value: number, digits: number): number {

@@ -9,8 +9,12 @@
  *   failure's class; the attempt count resets only after the link stayed up
  *   `stableMs`. Two CONNECTs are never closer than `minConnectGapMs` (AWS: one
  *   per second per client id). A configuration fault is logged once until the
- *   link comes up again.
+ *   link has been up `stableMs` again.
  * - While a backoff of at least `radioOffMs` runs, the radio is off.
+ * - A broker that closes `takeoverStreak` connections in a row before they
+ *   became stable is treated as a configuration fault (most often a second
+ *   device using the same client id: each CONNECT disconnects the other), so
+ *   two such devices settle into the long schedule instead of a fight.
  */
 import type { Hal, LinkError, SecureStream, WifiHint } from '../../hal/types';
 import type { DeviceConfig } from '../app/config';
@@ -29,6 +33,7 @@ export interface SupervisorPolicy {
   minConnectGapMs: number;
   radioOffMs: number;
   tlsTimeoutMs: number;
+  takeoverStreak: number;
 }
 
 export const DEFAULT_POLICY: SupervisorPolicy = Object.freeze({
@@ -39,6 +44,7 @@ export const DEFAULT_POLICY: SupervisorPolicy = Object.freeze({
   minConnectGapMs: 1000,
   radioOffMs: 5000,
   tlsTimeoutMs: 15_000,
+  takeoverStreak: 3,
 });
 
 export interface SupervisorHooks {
@@ -58,6 +64,8 @@ export class LinkSupervisor {
   private reportedFault: Failure | undefined;
   private timer: number | undefined;
   private wifiUp = false;
+  /** Connections in a row that the broker closed before they were stable. */
+  private shortLived = 0;
 
   constructor(
     private readonly hal: Hal,
@@ -89,7 +97,6 @@ export class LinkSupervisor {
   mqttConnected(): void {
     if (this.move(LinkEvent.MqttUp)) {
       this.onlineSince = this.hal.clock.now();
-      this.reportedFault = undefined;
       this.hooks.onOnline?.();
     }
   }
@@ -200,21 +207,33 @@ export class LinkSupervisor {
     const wasOnline = this.state === LinkState.Online;
     if (!this.move(event)) return;
     const now = this.hal.clock.now();
-    if (wasOnline && this.onlineSince !== undefined && elapsed(now, this.onlineSince) >= this.policy.stableMs) {
+    const stable = wasOnline && this.onlineSince !== undefined && elapsed(now, this.onlineSince) >= this.policy.stableMs;
+    if (stable) {
       resetBackoff(this.backoffs.network);
       resetBackoff(this.backoffs.configuration);
+      this.shortLived = 0;
+      this.reportedFault = undefined;
+    } else if (wasOnline && failure === 'broker-closed') {
+      this.shortLived++;
     }
     this.onlineSince = undefined;
-    const schedule = isConfigurationFault(failure) ? 'configuration' : failure === 'wifi' ? 'wifi' : 'network';
+    const takeover = failure === 'broker-closed' && this.shortLived >= this.policy.takeoverStreak;
+    if (takeover) {
+      message = `the broker keeps closing connections right after they open: another device may be using client id "${this.config.thing}"`;
+    }
+    const configurationFault = isConfigurationFault(failure) || takeover;
+    const schedule = configurationFault ? 'configuration' : failure === 'wifi' ? 'wifi' : 'network';
     const delay = nextDelay(this.backoffs[schedule], this.hal.entropy.random32());
     this.stats.backoffMs += delay;
-    if (isConfigurationFault(failure)) {
+    if (configurationFault) {
       if (this.reportedFault !== failure) {
         this.reportedFault = failure;
         this.hal.log.event('link.configuration-fault', {
           failure,
           message,
-          check: 'the device certificate and key, the CA, the endpoint name, and the thing policy; retrying slowly',
+          check: takeover
+            ? 'that no other device uses this client id; retrying slowly'
+            : 'the device certificate and key, the CA, the endpoint name, and the thing policy; retrying slowly',
         });
       }
     }

@@ -49,6 +49,8 @@ export interface DeviceHostOptions {
   /** Keep a current trace for reports. */
   traceEnergy?: boolean;
   record(event: RecordedEvent): void;
+  /** True while the path to `target` forwards nothing (a blackholed proxy): a connect then cannot finish, so time may warp. */
+  pathSilent?(target: { host: string; port: number }): boolean;
   /** Host TLS client (test-sim/net/secure.ts), injected so fault-injecting proxies can wrap it. */
   openSecureSocket: OpenSecureSocket;
 }
@@ -92,6 +94,8 @@ export class DeviceHost {
   private retained: Uint8Array | undefined;
   private sleepRequest: number | undefined;
   private dead = false;
+  /** Fault injection: name resolution fails. */
+  dnsDown = false;
   private generation = 0;
   private wifiTask: TimerHandle | undefined;
 
@@ -107,6 +111,7 @@ export class DeviceHost {
   }
 
   private radio(state: RadioPower): void {
+    if (this.wifi.state !== state) this.record('radio', { state });
     this.wifi.state = state;
     this.meter.setRadio(state);
   }
@@ -396,7 +401,7 @@ export class DeviceHost {
       this.post(() => fail({ category: 'wifi', message: 'no network: Wi-Fi is not associated' }));
       return;
     }
-    const target = this.options.resolve(options.host, options.port);
+    const target = this.dnsDown ? undefined : this.options.resolve(options.host, options.port);
     if (!target) {
       this.post(() => fail({ category: 'dns', message: `cannot resolve ${options.host}` }));
       return;
@@ -417,11 +422,21 @@ export class DeviceHost {
     const modelled = this.latency.tlsHandshakeMs;
     const generation = this.generation;
     let settled = false;
-    this.scheduler.beginIo();
+    const silent = this.options.pathSilent?.(target) ?? false;
+    if (!silent) this.scheduler.beginIo();
+    // The device's connect deadline runs on virtual time; the real socket gets a generous one of its own.
+    const deadline = this.later(options.timeoutMs, () => {
+      if (settled || stream.closed) return undefined;
+      settle();
+      stream.closed = true;
+      stream.socket?.close();
+      return fail({ category: 'timeout', message: `no TLS session within ${options.timeoutMs} ms` });
+    });
     const settle = () => {
       if (!settled) {
         settled = true;
-        this.scheduler.endIo();
+        deadline.cancel();
+        if (!silent) this.scheduler.endIo();
       }
     };
     /** Deliver no earlier than the modelled handshake time: loopback is far faster than an ESP32. */
@@ -431,7 +446,7 @@ export class DeviceHost {
       else this.post(bytes);
     };
     stream.socket = this.options.openSecureSocket(
-      { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, timeoutMs: options.timeoutMs },
+      { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, timeoutMs: 120_000 },
       {
         onConnect: (info) => {
           settle();

@@ -12,6 +12,7 @@ import { DEFAULT_DEV_PKI_DIR, generateDevPki, hasDevPki, readDevPki, writeDevPki
 import { UsageError } from '../scenarios/scenario';
 import type { Scheduler } from '../clock/scheduler';
 import { ROOT } from '../engine/bundle';
+import { FaultProxy } from './fault-proxy';
 
 export interface World {
   /** The endpoint name the firmware should use. */
@@ -21,6 +22,8 @@ export interface World {
   /** Config the firmware needs to reach this world (merged under the scenario's config). */
   deviceConfig: Record<string, unknown>;
   endpoint?: LocalEndpoint;
+  /** The fault-injecting proxy in front of the broker, when there is one. */
+  proxy?: FaultProxy;
   close(): Promise<void>;
 }
 
@@ -45,6 +48,7 @@ export async function localWorld(scheduler: Scheduler, options: { pkiDir?: strin
   const dir = options.pkiDir ?? join(ROOT, DEFAULT_DEV_PKI_DIR);
   const pki = await devPki(dir, options.devices ?? 1);
   const endpoint = await createLocalEndpoint({ pki, port: options.port, now: () => scheduler.now, sweepIntervalMs: 0 });
+  const proxy = await FaultProxy.start({ host: endpoint.host, port: endpoint.port });
   // Keepalive deadlines follow virtual time: sweep every 15 virtual seconds.
   let sweeping = true;
   const sweep = () => {
@@ -55,12 +59,14 @@ export async function localWorld(scheduler: Scheduler, options: { pkiDir?: strin
   scheduler.after(15_000, sweep);
   return {
     endpointName: pki.endpointName,
-    resolve: (host, port) => (host === pki.endpointName && port === 443 ? { host: endpoint.host, port: endpoint.port } : undefined),
+    resolve: (host, port) => (host === pki.endpointName && port === 443 ? { host: '127.0.0.1', port: proxy.port } : undefined),
     credentialsDir: dir,
     deviceConfig: { endpoint: pki.endpointName, port: 443, thing: pki.devices[0].thing },
     endpoint,
+    proxy,
     close: async () => {
       sweeping = false;
+      await proxy.close();
       await endpoint.close();
     },
   };

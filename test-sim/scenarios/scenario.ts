@@ -10,14 +10,20 @@
  *     "faults": [ { "at": "10m", "kind": "wifi-down", "for": "2m", "device": 0 } ]
  *   }
  *
- * Fault kinds: wifi-down (the access point disappears for `for`), power-cut
- * (power returns after `for`).
+ * Fault kinds (`for` is how long the fault lasts):
+ *   wifi-down       the access point disappears
+ *   power-cut       the device loses power; it returns after `for`
+ *   broker-down     the broker's address refuses connections (TCP reset); open ones are reset
+ *   blackhole       the path to the broker silently drops every packet; TCP stays half-open
+ *   reset           one TCP reset of every open connection (`for` is ignored)
+ *   dns-down        the endpoint name does not resolve
+ *   connack-refused the broker answers CONNECT with return code `code` (default 3)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDuration } from '../cli/duration';
 
-export const FAULT_KINDS = ['wifi-down', 'power-cut'] as const;
+export const FAULT_KINDS = ['wifi-down', 'power-cut', 'broker-down', 'blackhole', 'reset', 'dns-down', 'connack-refused'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface Fault {
@@ -25,6 +31,8 @@ export interface Fault {
   atMs: number;
   forMs: number;
   device?: number;
+  /** CONNACK return code for connack-refused. */
+  code?: number;
 }
 
 export interface Scenario {
@@ -65,8 +73,8 @@ export function parseScenario(raw: unknown, name: string, where = name): Scenari
   const r = raw as Record<string, unknown>;
   const known = ['description', 'duration', 'devices', 'config', 'faults'];
   for (const key of Object.keys(r)) if (!known.includes(key)) fail(`unknown key "${key}" (known: ${known.join(', ')})`);
-  const duration = (key: string, value: unknown): number =>
-    (typeof value === 'string' ? parseDuration(value) : undefined) ?? fail(`${key} must be a duration like "90s", "10m" or "24h", got ${JSON.stringify(value)}`);
+  const duration = (key: string, value: unknown, allowZero = false): number =>
+    (typeof value === 'string' ? parseDuration(value, allowZero) : undefined) ?? fail(`${key} must be a duration like "90s", "10m" or "24h", got ${JSON.stringify(value)}`);
   const devices = r.devices ?? 1;
   if (!Number.isInteger(devices) || (devices as number) < 1 || (devices as number) > 10000) fail('devices must be an integer from 1 to 10000');
   const config = r.config ?? {};
@@ -87,11 +95,14 @@ export function parseScenario(raw: unknown, name: string, where = name): Scenari
       if (!Number.isInteger(device) || (device as number) < 0 || (device as number) >= (devices as number)) {
         fail(`faults[${i}].device must name a device from 0 to ${(devices as number) - 1}`);
       }
+      const code = fault.code ?? 3;
+      if (!Number.isInteger(code) || (code as number) < 1 || (code as number) > 5) fail(`faults[${i}].code must be a CONNACK refusal code from 1 to 5`);
       return {
         kind: fault.kind as FaultKind,
-        atMs: duration(`faults[${i}].at`, fault.at),
-        forMs: duration(`faults[${i}].for`, fault.for),
+        atMs: duration(`faults[${i}].at`, fault.at, true),
+        forMs: fault.kind === 'reset' && fault.for === undefined ? 0 : duration(`faults[${i}].for`, fault.for),
         device: device as number,
+        code: code as number,
       };
     }),
   };
