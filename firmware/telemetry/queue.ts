@@ -1,0 +1,551 @@
+/**
+ * A durable FIFO of records on a NOR flash region (the HAL's `Flash`): a
+ * log-structured ring over erase blocks that survives reboots, deep sleep and a
+ * power cut at any instant, including in the middle of a write.
+ *
+ * Layout (all integers little-endian; one erase block shown):
+ *
+ *   block header, 28 bytes, written once after the block's erase:
+ *     0  u32 magic 0x31515446 ("FTQ1")    4  u32 block sequence
+ *     8  u32 first record id              12  u32 floor: every id <= floor is consumed or dropped
+ *    16  u32 dropped total (cumulative)   20  u32 dropped acknowledged (cumulative)
+ *    24  u32 CRC-32 of bytes 0..23
+ *   records, appended at 4-byte aligned offsets, never rewritten:
+ *     0  u8 type: 0xD5 data, 0xC3 checkpoint        1  u8 format (1)
+ *     2  u16 payload length                          4  u32 id (data: the record id;
+ *                                                          checkpoint: the next id)
+ *     8  u32 CRC-32 of bytes 0..7 and the payload   12  payload, then 0xFF padding
+ *   a checkpoint's payload is the same three counters as the header: floor,
+ *   dropped total, dropped acknowledged. The rest of the block stays 0xFF.
+ *
+ * Why this layout:
+ * - One flash write per append (header and payload together) and one per
+ *   consume (a 24-byte checkpoint); a block header once per block. Nothing is
+ *   ever rewritten, so NOR's "writes only clear bits" is never relied on for
+ *   state changes and a torn write can only damage the last thing written.
+ * - State is cumulative and monotonic (floor, dropped totals, ids), so recovery
+ *   takes the maximum of every valid checkpoint it finds and needs no ordering
+ *   between them; every block header is itself a checkpoint, so erasing old
+ *   blocks never loses the latest state (the newest block is never erased).
+ * - A spare block: at most `blocks - 1` blocks hold unconsumed records. On
+ *   overflow the header of the next block records "the oldest block is dropped,
+ *   n more records dropped" *before* that block is erased, so no power cut can
+ *   make a drop uncounted.
+ * - Blocks are reused round-robin from the newest one's physical successor, so
+ *   erases spread evenly over the region.
+ *
+ * Recovery (`open`) reads each block once, keeps every record whose CRC holds,
+ * and ends a block at the first byte that is not a valid record or erased
+ * flash: a torn write is always the last write into its block, and nothing is
+ * appended to that block again (the next append starts a fresh block), so torn
+ * bytes can never be mistaken for, or merged with, a later record. Flash content
+ * never makes `open` throw; its time and memory are one block buffer and a few
+ * numbers per block. Ids are contiguous while the device runs; if recovery finds
+ * ids missing between the floor and the oldest surviving record (foreign
+ * content, a block destroyed outside this code), it counts them as dropped.
+ *
+ * Contracts:
+ * - Record ids start at 1 and strictly increase for the life of the region; a
+ *   record that was torn (never complete, never readable) gives its id to the
+ *   next append.
+ * - `append` returns only after its record is on flash; `consume` likewise.
+ * - Exceptions from the Flash (a power cut in the simulator) pass through
+ *   untouched; after one, the queue object must not be used again.
+ */
+import type { Flash } from '../../hal/types';
+import { crc32 } from './crc32';
+
+export const BLOCK_HEADER_SIZE = 28;
+export const RECORD_HEADER_SIZE = 12;
+const CHECKPOINT_SIZE = RECORD_HEADER_SIZE + 12;
+const BLOCK_MAGIC = 0x31515446;
+const TYPE_DATA = 0xd5;
+const TYPE_CHECKPOINT = 0xc3;
+const FORMAT = 1;
+const MAX_ID = 0xffffffff;
+
+const FREE = 0;  // erased, all 0xFF
+const DIRTY = 1; // not a valid block: torn header, foreign or random content
+const LIVE = 2;  // valid header
+
+export type QueueErrorKind =
+  | 'too-large'     // the payload cannot fit in one block
+  | 'ids-exhausted'; // the u32 id space is used up (never at any realistic rate)
+
+export class QueueError extends Error {
+  // A field, not an assignment: Error.prototype is frozen on XS after preload.
+  override readonly name = 'QueueError';
+  readonly kind: QueueErrorKind;
+
+  constructor(kind: QueueErrorKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+export interface QueueOptions {
+  /** First erase block of the region inside `flash`; default 0. */
+  firstBlock?: number;
+  /** Number of erase blocks, at least 2; default the rest of `flash`. */
+  blockCount?: number;
+}
+
+export interface QueuedRecord {
+  id: number;
+  payload: Uint8Array;
+}
+
+export interface PeekOptions {
+  /** Only records with an id above this one (a cursor past batches in flight); default the floor. */
+  after?: number;
+  /** Default 64. */
+  maxRecords?: number;
+  /** Bound on the sum of payload bytes; the first record is returned even if larger. Default 4096. */
+  maxBytes?: number;
+}
+
+export interface QueueStats {
+  /** Unconsumed records. */
+  records: number;
+  /** Flash bytes those records occupy (headers, payloads, padding). */
+  bytes: number;
+  /** Highest `bytes` since open. */
+  maxBytes: number;
+  /** Flash bytes available to records: (blocks - 1) x (blockSize - block header). */
+  capacityBytes: number;
+  /** Dropped records not yet acknowledged as reported (`droppedTotal - droppedAcked`). */
+  dropped: number;
+  /** Every record ever dropped on overflow in this region. */
+  droppedTotal: number;
+  /** Flash writes and erases by this queue since open. */
+  writes: number;
+  erases: number;
+}
+
+interface Block {
+  state: number;
+  /** Block sequence: orders blocks that start at the same id. */
+  seq: number;
+  /** The header's first id. */
+  firstId: number;
+  /** Id of the first data record, or 0 when the block holds none. */
+  firstData: number;
+  /** Id of the last data record, or firstId - 1. */
+  lastId: number;
+  /** Data records and the flash bytes they take. */
+  count: number;
+  bytes: number;
+  /** Next append offset; blockSize when the block is full or sealed. */
+  end: number;
+}
+
+/** What a walk over one block found. */
+interface Walk {
+  end: number;
+  sealed: boolean;
+}
+
+type Visit = (type: number, id: number, buf: Uint8Array, payload: number, length: number, size: number) => boolean | void;
+
+function align(n: number): number {
+  return (n + 3) & ~3;
+}
+
+function erased(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0xff) return false;
+  return true;
+}
+
+export class TelemetryQueue {
+  readonly blockSize: number;
+  readonly blockCount: number;
+  /** Largest payload one record can carry. */
+  readonly maxPayload: number;
+  private readonly base: number;
+  private readonly blocks: Block[] = [];
+  /** LIVE blocks oldest first: by first id, then block sequence. */
+  private order: number[] = [];
+  private tail = -1;
+  private nextSeq = 1;
+  private next = 1;
+  private floorId = 0;
+  private dropTotal = 0;
+  private dropAcked = 0;
+  private recordCount = 0;
+  private recordBytes = 0;
+  private peakBytes = 0;
+  private writes = 0;
+  private erases = 0;
+
+  private constructor(private readonly flash: Flash, options: QueueOptions) {
+    const blockSize = flash.blockSize;
+    const total = Math.floor(flash.byteLength / blockSize);
+    const first = options.firstBlock ?? 0;
+    const count = options.blockCount ?? total - first;
+    if (!Number.isInteger(first) || !Number.isInteger(count) || first < 0 || count < 2 || first + count > total) {
+      throw new RangeError(`queue: blocks ${first}..${first + count - 1} do not fit a flash of ${total} blocks (need at least 2)`);
+    }
+    if (blockSize < BLOCK_HEADER_SIZE + CHECKPOINT_SIZE + RECORD_HEADER_SIZE || blockSize % 4 !== 0) {
+      throw new RangeError(`queue: block size ${blockSize} is too small or not a multiple of 4`);
+    }
+    this.blockSize = blockSize;
+    this.blockCount = count;
+    this.base = first * blockSize;
+    this.maxPayload = Math.min(0xffff, blockSize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE);
+  }
+
+  /** Recover the queue from whatever the region holds. Throws only on bad options. */
+  static open(flash: Flash, options: QueueOptions = {}): TelemetryQueue {
+    const queue = new TelemetryQueue(flash, options);
+    queue.recover();
+    return queue;
+  }
+
+  /** Id the next append will get. */
+  get nextId(): number {
+    return this.next;
+  }
+
+  /** Every id up to this one is consumed (or dropped and counted). */
+  get floor(): number {
+    return this.floorId;
+  }
+
+  get stats(): QueueStats {
+    return {
+      records: this.recordCount,
+      bytes: this.recordBytes,
+      maxBytes: this.peakBytes,
+      capacityBytes: (this.blockCount - 1) * (this.blockSize - BLOCK_HEADER_SIZE),
+      dropped: this.dropTotal - this.dropAcked,
+      droppedTotal: this.dropTotal,
+      writes: this.writes,
+      erases: this.erases,
+    };
+  }
+
+  /** Durably append one record; on overflow the oldest block of records is dropped and counted. */
+  append(payload: Uint8Array): { id: number } | QueueError {
+    if (!(payload instanceof Uint8Array)) throw new TypeError('queue: payload must be a Uint8Array');
+    if (payload.length > this.maxPayload) {
+      return new QueueError('too-large', `payload of ${payload.length} bytes exceeds ${this.maxPayload}`);
+    }
+    if (this.next > MAX_ID) return new QueueError('ids-exhausted', 'record ids exhausted');
+    const size = align(RECORD_HEADER_SIZE + payload.length);
+    if (this.tail < 0 || this.blocks[this.tail].end + size > this.blockSize) {
+      this.startBlock(this.floorId, this.dropTotal, this.dropAcked);
+    }
+    const block = this.blocks[this.tail];
+    const id = this.next;
+    this.writeRecord(this.tail, block.end, TYPE_DATA, id, payload);
+    block.end += size;
+    if (block.firstData === 0) block.firstData = id;
+    block.lastId = id;
+    block.count++;
+    block.bytes += size;
+    this.next = id + 1;
+    this.recordCount++;
+    this.recordBytes += size;
+    if (this.recordBytes > this.peakBytes) this.peakBytes = this.recordBytes;
+    return { id };
+  }
+
+  /** Unconsumed records in id order, oldest first. Reads flash; writes nothing. */
+  peek(options: PeekOptions = {}): QueuedRecord[] {
+    const maxRecords = options.maxRecords ?? 64;
+    const maxBytes = options.maxBytes ?? 4096;
+    let cursor = Math.max(this.floorId, options.after ?? 0);
+    const out: QueuedRecord[] = [];
+    let total = 0;
+    for (const index of this.order) {
+      const block = this.blocks[index];
+      if (out.length >= maxRecords) break;
+      if (block.lastId <= cursor || block.count === 0) continue;
+      const buf = this.flash.read(this.base + index * this.blockSize, block.end);
+      let full = false;
+      this.walk(buf, block.end, (type, id, bytes, payload, length) => {
+        if (type !== TYPE_DATA || id <= cursor) return;
+        if (out.length >= maxRecords || (out.length > 0 && total + length > maxBytes)) {
+          full = true;
+          return true;
+        }
+        out.push({ id, payload: bytes.slice(payload, payload + length) });
+        total += length;
+        cursor = id;
+      });
+      if (full) break;
+    }
+    return out;
+  }
+
+  /**
+   * Durably mark every record up to `uptoId` consumed (call it after the PUBACK
+   * of the batch that carried them, for the highest id with every batch before
+   * it acknowledged too). `droppedTotal` is the `stats.droppedTotal` that was
+   * reported in that batch: those drops are acknowledged. Writes nothing when
+   * nothing changes.
+   */
+  consume(uptoId: number, droppedTotal?: number): void {
+    if (!Number.isInteger(uptoId) || uptoId < 0) throw new RangeError(`queue: bad id ${uptoId}`);
+    const floor = Math.max(this.floorId, Math.min(uptoId, this.next - 1));
+    const acked = droppedTotal === undefined ? this.dropAcked : Math.max(this.dropAcked, Math.min(droppedTotal, this.dropTotal));
+    if (floor === this.floorId && acked === this.dropAcked) return;
+    const tail = this.tail >= 0 ? this.blocks[this.tail] : undefined;
+    if (tail && tail.end + CHECKPOINT_SIZE <= this.blockSize) {
+      const body = new Uint8Array(12);
+      const view = new DataView(body.buffer);
+      view.setUint32(0, floor, true);
+      view.setUint32(4, this.dropTotal, true);
+      view.setUint32(8, acked, true);
+      this.writeRecord(this.tail, tail.end, TYPE_CHECKPOINT, this.next, body);
+      tail.end += CHECKPOINT_SIZE;
+      this.floorId = floor;
+      this.dropAcked = acked;
+    } else {
+      this.startBlock(floor, this.dropTotal, acked);
+    }
+    this.recount();
+  }
+
+  // ---- writing ----
+
+  private writeRecord(index: number, offset: number, type: number, id: number, payload: Uint8Array): void {
+    const bytes = new Uint8Array(RECORD_HEADER_SIZE + payload.length);
+    const view = new DataView(bytes.buffer);
+    bytes[0] = type;
+    bytes[1] = FORMAT;
+    view.setUint16(2, payload.length, true);
+    view.setUint32(4, id, true);
+    bytes.set(payload, RECORD_HEADER_SIZE);
+    view.setUint32(8, crc32(bytes, RECORD_HEADER_SIZE, bytes.length, crc32(bytes, 0, 8)), true);
+    this.writes++;
+    this.flash.write(this.base + index * this.blockSize + offset, bytes);
+  }
+
+  private reusable(index: number, floor: number): boolean {
+    const block = this.blocks[index];
+    return block.state !== LIVE || (index !== this.tail && block.lastId <= floor);
+  }
+
+  /**
+   * Open the next block (round-robin after the tail) with a header that carries
+   * the given counters. When that leaves no spare block, the header also drops
+   * the oldest block's records and counts them.
+   */
+  private startBlock(floor: number, dropTotal: number, dropAcked: number): void {
+    const n = this.blockCount;
+    const from = this.tail < 0 ? 0 : this.tail + 1;
+    let target = -1;
+    for (let k = 0; k < n && target < 0; k++) {
+      const i = (from + k) % n;
+      if (i !== this.tail && this.reusable(i, floor)) target = i;
+    }
+    let victim = -1;
+    if (target < 0) {
+      // No spare: only after foreign content filled every block. The victim is
+      // erased before the header that counts it; if power fails in between,
+      // recovery counts the gap in ids instead.
+      victim = this.oldestHolding(floor, -1);
+      target = victim;
+    } else {
+      let spare = false;
+      for (let i = 0; i < n && !spare; i++) {
+        if (i === target) continue;
+        const block = this.blocks[i];
+        spare = block.state !== LIVE || block.lastId <= floor;
+      }
+      if (!spare) victim = this.oldestHolding(floor, target);
+    }
+    if (victim >= 0) {
+      dropTotal = Math.min(MAX_ID, dropTotal + this.countAbove(victim, floor).count);
+      floor = Math.max(floor, this.blocks[victim].lastId);
+    }
+    const block = this.blocks[target];
+    if (block.state !== FREE) {
+      this.erases++;
+      this.flash.erase(this.base / this.blockSize + target);
+      block.state = FREE;
+    }
+    const header = new Uint8Array(BLOCK_HEADER_SIZE);
+    const view = new DataView(header.buffer);
+    const seq = this.nextSeq;
+    view.setUint32(0, BLOCK_MAGIC, true);
+    view.setUint32(4, seq, true);
+    view.setUint32(8, this.next, true);
+    view.setUint32(12, floor, true);
+    view.setUint32(16, dropTotal, true);
+    view.setUint32(20, dropAcked, true);
+    view.setUint32(24, crc32(header, 0, 24), true);
+    this.writes++;
+    this.flash.write(this.base + target * this.blockSize, header);
+
+    block.state = LIVE;
+    block.seq = seq;
+    block.firstId = this.next;
+    block.firstData = 0;
+    block.lastId = this.next - 1;
+    block.count = 0;
+    block.bytes = 0;
+    block.end = BLOCK_HEADER_SIZE;
+    this.nextSeq = (seq + 1) >>> 0;
+    const at = this.order.indexOf(target);
+    if (at >= 0) this.order.splice(at, 1);
+    this.order.push(target);
+    this.tail = target;
+    this.floorId = floor;
+    this.dropTotal = dropTotal;
+    this.dropAcked = Math.min(dropAcked, dropTotal);
+    if (victim >= 0) this.recount();
+  }
+
+  /** The oldest LIVE block other than `except` that still holds records above `floor`. */
+  private oldestHolding(floor: number, except: number): number {
+    for (const index of this.order) {
+      if (index !== except && this.blocks[index].state === LIVE && this.blocks[index].lastId > floor) return index;
+    }
+    // Unreachable with two or more blocks; fall back to the oldest block that is not `except`.
+    for (const index of this.order) if (index !== except) return index;
+    return except === 0 ? 1 : 0;
+  }
+
+  // ---- reading ----
+
+  /**
+   * Visit each valid record of `buf[BLOCK_HEADER_SIZE..limit)`. Stops at erased
+   * flash (end) or at the first invalid bytes (sealed: end = block size), or when
+   * `visit` returns true. Data ids must rise within a block.
+   */
+  private walk(buf: Uint8Array, limit: number, visit: Visit): Walk {
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let p = BLOCK_HEADER_SIZE;
+    let lastData = 0;
+    while (p + RECORD_HEADER_SIZE <= limit) {
+      if (erased(buf, p, p + RECORD_HEADER_SIZE)) {
+        return erased(buf, p, limit) ? { end: p, sealed: false } : { end: this.blockSize, sealed: true };
+      }
+      const type = buf[p];
+      const length = view.getUint16(p + 2, true);
+      const id = view.getUint32(p + 4, true);
+      const body = p + RECORD_HEADER_SIZE;
+      const valid = (type === TYPE_DATA || (type === TYPE_CHECKPOINT && length === 12)) &&
+        buf[p + 1] === FORMAT && body + length <= limit &&
+        view.getUint32(p + 8, true) === crc32(buf, body, body + length, crc32(buf, p, p + 8)) &&
+        (type !== TYPE_DATA || id > lastData);
+      if (!valid) return { end: this.blockSize, sealed: true };
+      const size = align(RECORD_HEADER_SIZE + length);
+      if (type === TYPE_DATA) lastData = id;
+      if (visit(type, id, buf, body, length, size)) return { end: p, sealed: false };
+      p += size;
+    }
+    // Fewer bytes left than a record header: full (any stray bytes there are harmless).
+    return { end: Math.min(p, this.blockSize), sealed: false };
+  }
+
+  /** Data records of one block with ids above `floor`. */
+  private countAbove(index: number, floor: number): { count: number; bytes: number } {
+    const block = this.blocks[index];
+    if (block.state !== LIVE || block.lastId <= floor || block.count === 0) return { count: 0, bytes: 0 };
+    if (block.firstData > floor) return { count: block.count, bytes: block.bytes };
+    let count = 0;
+    let bytes = 0;
+    const buf = this.flash.read(this.base + index * this.blockSize, block.end);
+    this.walk(buf, block.end, (type, id, _b, _p, _l, size) => {
+      if (type === TYPE_DATA && id > floor) {
+        count++;
+        bytes += size;
+      }
+    });
+    return { count, bytes };
+  }
+
+  /** Count what `peek` would return: ids above the floor, rising across blocks. */
+  private recount(): void {
+    let count = 0;
+    let bytes = 0;
+    let cursor = this.floorId;
+    for (const index of this.order) {
+      const above = this.countAbove(index, cursor);
+      count += above.count;
+      bytes += above.bytes;
+      if (this.blocks[index].lastId > cursor) cursor = this.blocks[index].lastId;
+    }
+    this.recordCount = count;
+    this.recordBytes = bytes;
+    if (bytes > this.peakBytes) this.peakBytes = bytes;
+  }
+
+  private recover(): void {
+    const size = this.blockSize;
+    let floor = 0;
+    let dropTotal = 0;
+    let dropAcked = 0;
+    let next = 1;
+    let maxSeq = 0;
+    for (let index = 0; index < this.blockCount; index++) {
+      const block: Block = { state: DIRTY, seq: 0, firstId: 0, firstData: 0, lastId: 0, count: 0, bytes: 0, end: size };
+      this.blocks.push(block);
+      const buf = this.flash.read(this.base + index * size, size);
+      if (erased(buf, 0, size)) {
+        block.state = FREE;
+        block.end = BLOCK_HEADER_SIZE;
+        continue;
+      }
+      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      if (view.getUint32(0, true) !== BLOCK_MAGIC || view.getUint32(24, true) !== crc32(buf, 0, 24)) continue;
+      block.state = LIVE;
+      block.seq = view.getUint32(4, true);
+      block.firstId = view.getUint32(8, true);
+      block.lastId = block.firstId - 1;
+      floor = Math.max(floor, view.getUint32(12, true));
+      dropTotal = Math.max(dropTotal, view.getUint32(16, true));
+      dropAcked = Math.max(dropAcked, view.getUint32(20, true));
+      next = Math.max(next, block.firstId);
+      if (block.seq > maxSeq) maxSeq = block.seq;
+      const walked = this.walk(buf, size, (type, id, bytes, payload, _length, recordSize) => {
+        if (type === TYPE_CHECKPOINT) {
+          const v = new DataView(bytes.buffer, bytes.byteOffset + payload, 12);
+          floor = Math.max(floor, v.getUint32(0, true));
+          dropTotal = Math.max(dropTotal, v.getUint32(4, true));
+          dropAcked = Math.max(dropAcked, v.getUint32(8, true));
+          next = Math.max(next, id);
+          return;
+        }
+        if (id < block.firstId) return true; // not this block's: treat like corruption below
+        if (block.firstData === 0) block.firstData = id;
+        block.lastId = id;
+        block.count++;
+        block.bytes += recordSize;
+      });
+      block.end = walked.end;
+      // Bytes after the last record that are not erased flash (a torn write, a
+      // foreign record): never append into them.
+      if (block.end < size && block.end + RECORD_HEADER_SIZE <= size && !erased(buf, block.end, size)) block.end = size;
+      next = Math.max(next, block.lastId + 1);
+    }
+    this.order = [];
+    for (let i = 0; i < this.blockCount; i++) if (this.blocks[i].state === LIVE) this.order.push(i);
+    // Ring order is id order; the sequence orders blocks that start at the same
+    // id (a block holding only checkpoints, then the next).
+    this.order.sort((a, b) => this.blocks[a].firstId - this.blocks[b].firstId || this.blocks[a].seq - this.blocks[b].seq || a - b);
+    this.tail = this.order.length ? this.order[this.order.length - 1] : -1;
+    this.nextSeq = (maxSeq + 1) >>> 0;
+    this.next = Math.max(next, floor + 1);
+    // Ids between the floor and the oldest surviving record vanished without a
+    // count (only content this code did not write can do that): count them now.
+    let oldest = 0;
+    for (const index of this.order) {
+      const block = this.blocks[index];
+      if (block.count === 0 || block.lastId <= floor) continue;
+      const first = Math.max(block.firstData, floor + 1);
+      if (oldest === 0 || first < oldest) oldest = first;
+    }
+    if (oldest > floor + 1) {
+      dropTotal = Math.min(MAX_ID, dropTotal + oldest - floor - 1);
+      floor = oldest - 1;
+    }
+    this.floorId = floor;
+    this.dropTotal = dropTotal;
+    this.dropAcked = Math.min(dropAcked, dropTotal);
+    this.recount();
+  }
+}
