@@ -33,4 +33,11 @@ export default tseslint.config(
         { selector: "NewExpression[callee.name='Function']", message: 'no Function constructor on the device' }],
     },
   },
+  {
+    // Moddable's own modules reuse some Node names ("net", "time"): in hal/moddable only node:* is banned.
+    files: ['hal/moddable/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*'], message: 'Node modules do not exist on the device' }] }],
+    },
+  },
 );

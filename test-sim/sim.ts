@@ -16,7 +16,7 @@ import { SimFlash } from './flash/flash';
 import { UsageError, type Fault, type Scenario } from './scenarios/scenario';
 import { ENERGY_PROFILES, type EnergyProfile } from '../firmware/link/energy';
 import { openSecureSocket } from './net/secure';
-import { externalWorld, localWorld, type ExternalEndpoint, type World } from './net/world';
+import { externalWorld, localWorld, modelWorld, type ExternalEndpoint, type World } from './net/world';
 
 export interface SimOptions {
   engine: EngineName;
@@ -34,7 +34,7 @@ export interface SimOptions {
   /** Called about every 250 ms of wall time. */
   onProgress?(simulatedMs: number, durationMs: number): void;
   /** Where the device connects: the built-in local endpoint (default), an external one, or a world a test built. */
-  world?: 'local' | ExternalEndpoint | ((scheduler: Scheduler) => Promise<World>);
+  world?: 'local' | 'model' | ExternalEndpoint | ((scheduler: Scheduler) => Promise<World>);
   /** Replaces the host TLS client, e.g. to put a fault-injecting proxy in between. */
   openSecureSocket?: OpenSecureSocket;
   /** Runs after the run, before teardown (tests inspect devices and brokers here). */
@@ -75,6 +75,8 @@ export interface SimSummary {
 export interface SimResult {
   summary: SimSummary;
   events: RecordedEvent[];
+  /** Every connection attempt of every device, virtual ms. */
+  connectTimes: number[];
 }
 
 export async function runSimulation(options: SimOptions): Promise<SimResult> {
@@ -93,7 +95,8 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const worldOption = options.world ?? 'local';
   const world = worldOption === 'local'
     ? await localWorld(scheduler, { devices: scenario.devices })
-    : typeof worldOption === 'function' ? await worldOption(scheduler) : externalWorld(worldOption);
+    : worldOption === 'model' ? await modelWorld()
+      : typeof worldOption === 'function' ? await worldOption(scheduler) : externalWorld(worldOption);
   const config = { ...world.deviceConfig, ...scenario.config };
 
   const energy = ENERGY_PROFILES[options.profile ?? 'esp32'];
@@ -114,12 +117,14 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       energy,
       autoLightSleep: options.autoLightSleep ?? true,
       record: (event) => events.push(event),
-      openSecureSocket: options.openSecureSocket ?? openSecureSocket,
+      openSecureSocket: options.openSecureSocket ?? world.openSecureSocket ?? openSecureSocket,
+      realNetwork: world.realNetwork,
       pathSilent: (target) => world.proxy !== undefined && target.port === world.proxy.port && world.proxy.mode === 'blackhole',
     }));
   }
   for (const fault of scenario.faults) scheduleFault(scheduler, fault, devices[fault.device ?? 0], world);
-  for (const device of devices) scheduler.at(0, () => device.boot('power-on'));
+  const bootRandom = random.fork(0xb007);
+  for (const device of devices) scheduler.at(bootRandom.next() * scenario.bootSpreadMs, () => device.boot('power-on'));
   options.beforeRun?.(scheduler, devices, world);
 
   let progress: ReturnType<typeof setInterval> | undefined;
@@ -144,6 +149,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   }
   return {
     events,
+    connectTimes: devices.flatMap((d) => d.connectTimes).sort((a, b) => a - b),
     summary: {
       simulated_ms: Math.round(scheduler.now),
       wall_ms: Math.round(performance.now() - wallStart),

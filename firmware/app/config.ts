@@ -24,6 +24,8 @@ export interface DeviceConfig {
   sampleIntervalMs: number;
   uploadIntervalMs: number;
   powerMode: 'auto' | 'always' | 'duty';
+  /** Overrides of the network reconnect schedule (firmware/link/supervisor.ts DEFAULT_POLICY.network). */
+  backoff: { baseMs?: number; capMs?: number; jitter?: 'full' | 'none' };
 }
 
 export const DEFAULTS = Object.freeze({
@@ -76,6 +78,19 @@ export function resolveConfig(raw: unknown): DeviceConfig {
     key: typeof c.key === 'string' ? c.key : fail('credentials', 'an object with ca, certificate and key names'),
   };
   const sampleIntervalMs = int('sampleIntervalMs', DEFAULTS.sampleIntervalMs, 1000, 86_400_000);
+  const b = (r.backoff ?? {}) as Record<string, unknown>;
+  if (typeof b !== 'object' || b === null) fail('backoff', 'an object with baseMs, capMs and jitter');
+  const backoff: DeviceConfig['backoff'] = {};
+  for (const key of ['baseMs', 'capMs'] as const) {
+    if (b[key] === undefined) continue;
+    const v = b[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 0xffffffff) fail('backoff', `${key} as an integer of milliseconds`);
+    backoff[key] = v as number;
+  }
+  if (b.jitter !== undefined) {
+    if (b.jitter !== 'full' && b.jitter !== 'none') fail('backoff', 'jitter "full" or "none"');
+    backoff.jitter = b.jitter as 'full' | 'none';
+  }
   return {
     thing,
     endpoint,
@@ -89,5 +104,6 @@ export function resolveConfig(raw: unknown): DeviceConfig {
     sampleIntervalMs,
     uploadIntervalMs: int('uploadIntervalMs', DEFAULTS.uploadIntervalMs, sampleIntervalMs, 7 * 86_400_000),
     powerMode,
+    backoff,
   };
 }

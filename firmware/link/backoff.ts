@@ -9,6 +9,8 @@ export interface BackoffPolicy {
   readonly capMs: number;
   /** No delay is shorter than this (AWS allows one CONNECT per second per client id). */
   readonly floorMs: number;
+  /** 'full' (default): random(0, ceiling). 'none': the ceiling itself, a baseline that synchronizes fleets. */
+  readonly jitter?: 'full' | 'none';
 }
 
 export interface Backoff {
@@ -34,7 +36,7 @@ export function ceiling(backoff: Backoff): number {
 export function nextDelay(backoff: Backoff, random32: number): number {
   const top = ceiling(backoff);
   backoff.attempt++;
-  const delay = Math.floor(((random32 >>> 0) / 4294967296) * (top + 1));
+  const delay = backoff.policy.jitter === 'none' ? top : Math.floor(((random32 >>> 0) / 4294967296) * (top + 1));
   return Math.max(backoff.policy.floorMs, Math.min(top, delay));
 }
 

@@ -75,7 +75,7 @@ export class LinkSupervisor {
     private readonly policy: SupervisorPolicy = DEFAULT_POLICY,
   ) {
     this.backoffs = {
-      network: createBackoff(policy.network),
+      network: createBackoff({ ...policy.network, ...config.backoff }),
       wifi: createBackoff(policy.wifi),
       configuration: createBackoff(policy.configuration),
     };

@@ -8,6 +8,7 @@ import { runSimulation, type SimSummary } from '../sim';
 import { loadScenario, UsageError } from '../scenarios/scenario';
 import { formatDuration, parseDuration } from './duration';
 import type { ExternalEndpoint } from '../net/world';
+import { runFleet } from '../fleet';
 
 const HELP = `Usage: npm run sim -- [options]
 
@@ -29,6 +30,11 @@ Options:
   --cert FILE          device certificate, PEM
   --key FILE           device private key, PEM (never printed)
   --thing NAME         client id (default: the certificate's CN)
+  --fleet N            N devices (Node engine, in-process model broker) through
+                       the scenario's broker outage (default scenario:
+                       fleet-outage), once with full-jitter backoff and once
+                       with a no-jitter baseline; reports connects per second
+                       and time to recovery for both
   --json               print one JSON summary object as the last line
   -h, --help           this help
 `;
@@ -48,6 +54,7 @@ function options() {
         seed: { type: 'string', default: '1' },
         realtime: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        fleet: { type: 'string' },
         endpoint: { type: 'string' },
         'server-name': { type: 'string' },
         ca: { type: 'string' },
@@ -87,6 +94,7 @@ async function main(): Promise<void> {
     durationMs = parseDuration(args.duration);
     if (durationMs === undefined) fail(`--duration must look like 90s, 10m, 24h or 7d, got "${args.duration}"`);
   }
+  if (args.fleet !== undefined) return fleet(args);
   const scenario = loadScenario(args.scenario!);
   let world: ExternalEndpoint | undefined;
   if (args.endpoint !== undefined) {
@@ -116,6 +124,33 @@ async function main(): Promise<void> {
   if (tty) process.stderr.write('\r\x1b[K');
   if (args.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
   else process.stdout.write(`${summaryLines(result.summary).join('\n')}\n`);
+}
+
+async function fleet(args: ReturnType<typeof options>): Promise<void> {
+  const n = Number(args.fleet);
+  if (!/^\d+$/.test(args.fleet!) || n < 1 || n > 10000) fail(`--fleet must be a number of devices from 1 to 10000, got "${args.fleet}"`);
+  if (args.endpoint !== undefined) fail('--fleet runs against the in-process model broker; it does not take --endpoint');
+  const scenario = loadScenario(args.scenario === 'default' ? 'fleet-outage' : args.scenario!);
+  scenario.devices = n;
+  if (args.duration !== undefined) scenario.durationMs = parseDuration(args.duration) ?? fail(`--duration must look like 90s, 10m, 24h or 7d, got "${args.duration}"`);
+  const tty = process.stderr.isTTY && !args.json;
+  const started = performance.now();
+  const result = await runFleet(scenario, Number(args.seed), tty
+    ? (label, now, total) => process.stderr.write(`\r${label}: ${formatDuration(now)} / ${formatDuration(total)}   `)
+    : undefined);
+  if (tty) process.stderr.write('\r\x1b[K');
+  const wall = Math.round(performance.now() - started);
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ ...result, wall_ms: wall, seed: Number(args.seed), scenario: scenario.name, engine: 'node' })}\n`);
+    return;
+  }
+  const recovery = (s: number | null) => (s === null ? 'not within the run' : `${s} s`);
+  process.stdout.write([
+    `fleet of ${n} through ${scenario.name} (broker back at ${formatDuration(result.outage_end_s * 1000)}), seed ${args.seed}, ${(wall / 1000).toFixed(1)} s`,
+    `full jitter:        peak ${result.peak_connects_per_s} connects/s, all online ${recovery(result.recovery_s)} after the broker returned`,
+    `no-jitter baseline: peak ${result.baseline_peak_connects_per_s} connects/s, all online ${recovery(result.baseline_recovery_s)} after`,
+    '',
+  ].join('\n'));
 }
 
 main().catch((error) => {

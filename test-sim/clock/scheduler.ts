@@ -65,7 +65,6 @@ export class Scheduler {
 
   /** Queue a task from a real I/O callback; it runs at the virtual time the loop has reached. */
   post(task: Task): void {
-    this.lastIoWall = performance.now();
     this.ready.push(task);
     this.wake?.();
   }

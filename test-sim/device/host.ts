@@ -49,6 +49,8 @@ export interface DeviceHostOptions {
   /** Keep a current trace for reports. */
   traceEnergy?: boolean;
   record(event: RecordedEvent): void;
+  /** False when the network is modelled in-process: no wall-clock waits for replies. */
+  realNetwork?: boolean;
   /** True while the path to `target` forwards nothing (a blackholed proxy): a connect then cannot finish, so time may warp. */
   pathSilent?(target: { host: string; port: number }): boolean;
   /** Host TLS client (test-sim/net/secure.ts), injected so fault-injecting proxies can wrap it. */
@@ -75,8 +77,9 @@ export class DeviceHost {
   readonly index: number;
   readonly wifi: SimWifi;
   readonly meter: EnergyMeter;
-  /** Secure streams opened (each is one connection attempt). */
+  /** Secure streams opened (each is one connection attempt), and when. */
   connects = 0;
+  readonly connectTimes: number[] = [];
   engine: Engine | undefined;
   boots = 0;
   crashes = 0;
@@ -313,7 +316,7 @@ export class DeviceHost {
         if (stream?.socket && !stream.closed) {
           this.bytesTx += m.body.length;
           this.meter.bytes(m.body.length, true);
-          this.scheduler.touchIo();
+          if (this.options.realNetwork !== false) this.scheduler.touchIo();
           stream.socket.write(m.body.slice());
         }
         return ok(m);
@@ -385,6 +388,7 @@ export class DeviceHost {
   private openTls(m: Message): void {
     const id = m.id;
     this.connects++;
+    this.connectTimes.push(this.scheduler.now);
     const options = bodyJson<{
       host: string; port: number; serverName: string; alpn: string[];
       credentials: { ca: string; certificate: string; key: string }; timeoutMs: number;
@@ -422,7 +426,7 @@ export class DeviceHost {
     const modelled = this.latency.tlsHandshakeMs;
     const generation = this.generation;
     let settled = false;
-    const silent = this.options.pathSilent?.(target) ?? false;
+    const silent = this.options.realNetwork === false || (this.options.pathSilent?.(target) ?? false);
     if (!silent) this.scheduler.beginIo();
     // The device's connect deadline runs on virtual time; the real socket gets a generous one of its own.
     const deadline = this.later(options.timeoutMs, () => {
@@ -460,7 +464,7 @@ export class DeviceHost {
           if (stream.closed || generation !== this.generation) return;
           this.bytesRx += bytes.length;
           this.meter.bytes(bytes.length, false);
-          this.scheduler.touchIo();
+          if (this.options.realNetwork !== false) this.scheduler.touchIo();
           this.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
         },
         onError: (error) => {

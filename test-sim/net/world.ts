@@ -12,7 +12,16 @@ import { DEFAULT_DEV_PKI_DIR, generateDevPki, hasDevPki, readDevPki, writeDevPki
 import { UsageError } from '../scenarios/scenario';
 import type { Scheduler } from '../clock/scheduler';
 import { ROOT } from '../engine/bundle';
-import { FaultProxy } from './fault-proxy';
+import { FaultProxy, type ProxyMode } from './fault-proxy';
+import { ModelBroker } from './model-broker';
+import type { OpenSecureSocket } from '../device/host';
+
+export interface FaultSwitch {
+  readonly mode: ProxyMode;
+  readonly port: number;
+  setMode(mode: ProxyMode): void;
+  reset(): void;
+}
 
 export interface World {
   /** The endpoint name the firmware should use. */
@@ -22,8 +31,12 @@ export interface World {
   /** Config the firmware needs to reach this world (merged under the scenario's config). */
   deviceConfig: Record<string, unknown>;
   endpoint?: LocalEndpoint;
-  /** The fault-injecting proxy in front of the broker, when there is one. */
-  proxy?: FaultProxy;
+  /** The fault switch in front of the broker (a real TCP proxy, or the model broker's), when there is one. */
+  proxy?: FaultSwitch;
+  /** A replacement for the host TLS client (the model broker of fleets). */
+  openSecureSocket?: OpenSecureSocket;
+  /** False when no real I/O happens (the model broker): time never has to follow the wall clock. */
+  realNetwork?: boolean;
   close(): Promise<void>;
 }
 
@@ -120,5 +133,22 @@ export function externalWorld(options: ExternalEndpoint): World {
       credentials: { ca: names.ca, certificate: names.cert, key: names.key },
     },
     close: async () => {},
+  };
+}
+
+/** Fleets: the model broker in-process (see model-broker.ts), with the dev PKI for the credential names. */
+export async function modelWorld(): Promise<World> {
+  const dir = join(ROOT, DEFAULT_DEV_PKI_DIR);
+  const pki = await devPki(dir);
+  const broker = new ModelBroker();
+  return {
+    endpointName: pki.endpointName,
+    resolve: (host, port) => (host === pki.endpointName && port === 443 ? { host: '127.0.0.1', port: broker.port } : undefined),
+    credentialsDir: dir,
+    deviceConfig: { endpoint: pki.endpointName, port: 443, thing: pki.devices[0].thing },
+    proxy: broker,
+    openSecureSocket: broker.open,
+    realNetwork: false,
+    close: () => broker.close(),
   };
 }

@@ -6,6 +6,7 @@
  *     "description": "one line",
  *     "duration": "24h",
  *     "devices": 1,
+ *     "boot": "1m",            (devices power on at random times within this; default all at 0)
  *     "config": { ...device configuration overrides... },
  *     "faults": [ { "at": "10m", "kind": "wifi-down", "for": "2m", "device": 0 } ]
  *   }
@@ -40,6 +41,8 @@ export interface Scenario {
   description: string;
   durationMs: number;
   devices: number;
+  /** Devices power on uniformly within this many ms (seeded). */
+  bootSpreadMs: number;
   config: Record<string, unknown>;
   faults: Fault[];
 }
@@ -71,7 +74,7 @@ export function parseScenario(raw: unknown, name: string, where = name): Scenari
   };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('must be a JSON object');
   const r = raw as Record<string, unknown>;
-  const known = ['description', 'duration', 'devices', 'config', 'faults'];
+  const known = ['description', 'duration', 'devices', 'boot', 'config', 'faults'];
   for (const key of Object.keys(r)) if (!known.includes(key)) fail(`unknown key "${key}" (known: ${known.join(', ')})`);
   const duration = (key: string, value: unknown, allowZero = false): number =>
     (typeof value === 'string' ? parseDuration(value, allowZero) : undefined) ?? fail(`${key} must be a duration like "90s", "10m" or "24h", got ${JSON.stringify(value)}`);
@@ -86,6 +89,7 @@ export function parseScenario(raw: unknown, name: string, where = name): Scenari
     description: typeof r.description === 'string' ? r.description : '',
     durationMs: duration('duration', r.duration ?? '1h'),
     devices: devices as number,
+    bootSpreadMs: r.boot === undefined ? 0 : duration('boot', r.boot, true),
     config: config as Record<string, unknown>,
     faults: (faults as unknown[]).map((f, i) => {
       if (typeof f !== 'object' || f === null) fail(`faults[${i}] must be an object`);
