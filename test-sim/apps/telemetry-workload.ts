@@ -66,7 +66,7 @@ export class MemFlash implements Flash {
 
 export type Op =
   | { kind: 'append'; payload: Uint8Array }
-  /** Consume all but the newest `lag` records; pass the dropped total when `ackDrops`. */
+  /** Consume up to id `nextId - 1 - lag` (all but the newest `lag`); pass the dropped total when `ackDrops`. */
   | { kind: 'consume'; lag: number; ackDrops: boolean }
   | { kind: 'reopen' };
 
@@ -92,7 +92,13 @@ export function makeWorkload(seed: number, shape: WorkloadShape): Op[] {
       const payload = new Uint8Array(rng.below(shape.maxPayload + 1));
       // Some payloads end in 0xFF bytes: a write torn there leaves a complete record.
       const fill = rng.below(4);
-      for (let j = 0; j < payload.length; j++) payload[j] = fill === 0 ? 0xff : fill === 1 ? 0 : rng.below(256);
+      if (fill === 0) payload.fill(0xff);
+      if (fill > 1) {
+        const view = new DataView(payload.buffer);
+        let j = 0;
+        for (; j + 4 <= payload.length; j += 4) view.setUint32(j, rng.next32(), true);
+        for (; j < payload.length; j++) payload[j] = rng.below(256);
+      }
       ops.push({ kind: 'append', payload });
     }
   }
@@ -168,6 +174,8 @@ export interface RunOptions {
   region?: QueueOptions;
   /** Also open a second queue after every operation and compare (costs a scan each time). */
   reopenEach?: boolean;
+  /** Only run the operations, without the model; take images only before the listed operations. */
+  light?: { imagesAt: number[] };
   /** Counts flash writes (the flash's own counter). */
   writeCount(): number;
 }
@@ -183,13 +191,14 @@ export function runWorkload(flash: Flash, ops: Op[], options: RunOptions, from =
     if (failures.length < 20) failures.push(`op ${i} (${ops[i]?.kind ?? 'end'}): ${what}`);
   };
   let queue = start ?? TelemetryQueue.open(flash, options.region);
-  const model = imageOf(queue, failures);
+  const light = options.light;
+  const model = light ? undefined : imageOf(queue, failures);
   let modelDropped = 0;
   const images: QueueImage[] = [];
   const writes: number[] = [];
   const first = options.writeCount();
   for (let i = from; i < ops.length; i++) {
-    images[i] = imageOf(queue);
+    if (!light || light.imagesAt.includes(i)) images[i] = imageOf(queue);
     writes[i] = options.writeCount() - first;
     const op = ops[i];
     if (op.kind === 'append') {
@@ -198,15 +207,16 @@ export function runWorkload(flash: Flash, ops: Op[], options: RunOptions, from =
         fail(i, `append refused: ${result.message}`);
         continue;
       }
+      if (!model) continue;
       if (result.id !== model.nextId) fail(i, `append gave id ${result.id}, expected ${model.nextId}`);
       model.ids.push(result.id);
       model.payloads.push(op.payload);
       model.nextId = result.id + 1;
     } else if (op.kind === 'consume') {
-      const at = model.ids.length - 1 - op.lag;
-      const upto = at >= 0 ? model.ids[at] : model.floor;
+      const upto = Math.max(queue.floor, queue.nextId - 1 - op.lag);
       const droppedTotal = op.ackDrops ? queue.stats.droppedTotal : undefined;
       queue.consume(upto, droppedTotal);
+      if (!model) continue;
       let n = 0;
       while (n < model.ids.length && model.ids[n] <= upto) n++;
       model.ids.splice(0, n);
@@ -215,6 +225,7 @@ export function runWorkload(flash: Flash, ops: Op[], options: RunOptions, from =
       if (droppedTotal !== undefined) model.dropped = model.droppedTotal - droppedTotal;
     } else {
       queue = TelemetryQueue.open(flash, options.region);
+      if (!model) continue;
     }
     // Overflow: the queue may have dropped the oldest records; they must be a
     // prefix of the model's and counted exactly.
@@ -239,7 +250,7 @@ export function runWorkload(flash: Flash, ops: Op[], options: RunOptions, from =
     // Continue from the queue's own view so one failure does not cascade.
     Object.assign(model, live, { ids: live.ids.slice(), payloads: live.payloads.slice() });
   }
-  images[ops.length] = imageOf(queue);
+  if (!light || light.imagesAt.includes(ops.length)) images[ops.length] = imageOf(queue);
   writes[ops.length] = options.writeCount() - first;
   return { queue, images, writes, failures, dropped: modelDropped };
 }
@@ -261,11 +272,13 @@ export interface RecoveryReport {
 
 /**
  * Check the queue recovered after a power cut during write `k` of a run of
- * `ops` whose clean run gave `clean`. `keep` and `length` describe the torn
- * write. Then run the rest of the workload on it.
+ * `ops` whose clean run gave `clean` (its images before and after the
+ * operation holding write k are enough). `keep` and `length` describe the torn
+ * write. Then run the rest of the workload on it (at most `continueOps`
+ * operations), checked step by step.
  */
 export function checkRecovery(
-  flash: Flash, ops: Op[], clean: RunResult, k: number, keep: number, length: number, options: RunOptions,
+  flash: Flash, ops: Op[], clean: RunResult, k: number, keep: number, length: number, options: RunOptions, continueOps = Infinity,
 ): RecoveryReport {
   const failures: string[] = [];
   const m = opOfWrite(clean.writes, k);
@@ -299,7 +312,7 @@ export function checkRecovery(
   const again = diffImages(imageOf(TelemetryQueue.open(flash, options.region)), recovered);
   if (again) failures.push(`second reopen differs: ${again}`);
   // The device carries on: the rest of the workload, checked step by step.
-  const rest = runWorkload(flash, ops, options, m + 1, queue);
+  const rest = runWorkload(flash, ops.slice(0, Math.min(ops.length, m + 1 + continueOps)), options, m + 1, queue);
   for (const f of rest.failures) failures.push(`after recovery: ${f}`);
   const probe = rest.queue.append(Uint8Array.of(1, 2, 3));
   if (probe instanceof QueueError) failures.push(`append after recovery refused: ${probe.message}`);
