@@ -66,6 +66,17 @@ export interface SimSummary {
   state_transitions: number;
   connects: number;
   backoff_ms_total: number;
+  /** Telemetry accounting over this run (null where the broker's side cannot be seen). */
+  samples_generated: number;
+  samples_delivered: number | null;
+  samples_lost: number | null;
+  duplicates: number | null;
+  samples_dropped: number;
+  dropped_reported: number | null;
+  samples_pending: number;
+  queue_max_bytes: number;
+  flash_writes: number;
+  flash_erases: number;
   /** One line per distinct configuration or credential fault the firmware reported. */
   configuration_faults: string[];
   /** The firmware's own view at the end of the run (first device). */
@@ -132,9 +143,11 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     progress = setInterval(() => options.onProgress!(scheduler.now, durationMs), 250);
   }
   let firmware: unknown = null;
+  const finals: Record<string, unknown>[] = [];
   try {
     await scheduler.run(durationMs);
-    firmware = await devices[0]?.inspect();
+    for (const device of devices) finals.push(await device.inspect());
+    firmware = finals[0];
     await options.beforeTeardown?.(devices, world);
   } finally {
     if (progress) clearInterval(progress);
@@ -143,6 +156,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   }
 
   const sum = (f: (d: DeviceHost) => number) => devices.reduce((total, d) => total + f(d), 0);
+  const telemetry = accountTelemetry(devices, finals, events, world);
   const tlsFailures: Record<string, number> = {};
   for (const device of devices) {
     for (const [category, count] of Object.entries(device.tlsFailures)) tlsFailures[category] = (tlsFailures[category] ?? 0) + count;
@@ -173,11 +187,54 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       state_transitions: events.filter((e) => e.event === 'link.transition').length,
       connects: sum((d) => d.connects),
       backoff_ms_total: events.filter((e) => e.event === 'link.backoff').reduce((t, e) => t + Number(e.fields?.delayMs ?? 0), 0),
+      ...telemetry,
+      flash_writes: sum((d) => d.flash.writes),
+      flash_erases: sum((d) => d.flash.erases),
       configuration_faults: [...new Set(events.filter((e) => e.event === 'link.configuration-fault')
         .map((e) => `${e.fields?.message} (check ${e.fields?.check})`))],
       firmware,
     },
   };
+}
+
+/**
+ * Per device: the seqs generated in this run (from the first boot's nextSeq to
+ * the last one the firmware reported), which of them the broker received, which
+ * are still queued, and which the queue dropped (and counted). A seq that is
+ * none of these was lost.
+ */
+function accountTelemetry(devices: DeviceHost[], finals: Record<string, unknown>[], events: RecordedEvent[], world: World) {
+  const out = {
+    samples_generated: 0, samples_delivered: 0 as number | null, samples_lost: 0 as number | null, duplicates: 0 as number | null,
+    samples_dropped: 0, dropped_reported: 0 as number | null, samples_pending: 0, queue_max_bytes: 0,
+  };
+  devices.forEach((device, i) => {
+    const boots = events.filter((e) => e.device === device.index && e.event === 'app.boot');
+    const app = (finals[i]?.app ?? {}) as { nextSeq?: number; floor?: number; queue?: { droppedTotal: number; maxBytes: number; records: number } };
+    if (!boots.length || app.nextSeq === undefined) return;
+    const thing = String(boots[0].fields?.thing);
+    const first = Number(boots[0].fields?.nextSeq);
+    const end = app.nextSeq;
+    const floor = app.floor ?? 0;
+    const dropped = (app.queue?.droppedTotal ?? 0) - Number(boots[0].fields?.droppedTotal ?? 0);
+    out.samples_generated += end - first;
+    out.samples_dropped += dropped;
+    out.samples_pending += app.queue?.records ?? 0;
+    out.queue_max_bytes = Math.max(out.queue_max_bytes, app.queue?.maxBytes ?? 0);
+    if (!world.deliveries) {
+      out.samples_delivered = out.samples_lost = out.duplicates = out.dropped_reported = null;
+      return;
+    }
+    const received = world.deliveries.seqs.get(thing) ?? [];
+    const distinct = new Set(received.filter((s) => s >= first && s < end));
+    let consumedNotDelivered = 0;
+    for (let seq = first; seq < end; seq++) if (!distinct.has(seq) && seq <= floor) consumedNotDelivered++;
+    out.samples_delivered! += distinct.size;
+    out.duplicates! += received.filter((s) => s >= first && s < end).length - distinct.size;
+    out.samples_lost! += Math.max(0, consumedNotDelivered - dropped);
+    out.dropped_reported! += world.deliveries.droppedReported.get(thing) ?? 0;
+  });
+  return out;
 }
 
 function scheduleFault(scheduler: Scheduler, fault: Fault, device: DeviceHost, world: World): void {

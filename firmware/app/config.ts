@@ -24,6 +24,8 @@ export interface DeviceConfig {
   sampleIntervalMs: number;
   uploadIntervalMs: number;
   powerMode: 'auto' | 'always' | 'duty';
+  /** Chip, for the power policy's energy profile (firmware/link/energy.ts). */
+  chip: 'esp32' | 'esp32s3' | 'esp32c3';
   /** Overrides of the network reconnect schedule (firmware/link/supervisor.ts DEFAULT_POLICY.network). */
   backoff: { baseMs?: number; capMs?: number; jitter?: 'full' | 'none' };
 }
@@ -39,6 +41,7 @@ export const DEFAULTS = Object.freeze({
   sampleIntervalMs: 60_000,
   uploadIntervalMs: 15 * 60_000,
   powerMode: 'auto' as const,
+  chip: 'esp32' as const,
 });
 
 export class ConfigError extends Error {
@@ -104,6 +107,7 @@ export function resolveConfig(raw: unknown): DeviceConfig {
     sampleIntervalMs,
     uploadIntervalMs: int('uploadIntervalMs', DEFAULTS.uploadIntervalMs, sampleIntervalMs, 7 * 86_400_000),
     powerMode,
+    chip: oneOf('chip', DEFAULTS.chip, ['esp32', 'esp32s3', 'esp32c3'] as const),
     backoff,
   };
 }

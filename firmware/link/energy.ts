@@ -90,24 +90,44 @@ export function onlineUploadCharge(p: EnergyProfile, payloadBytes: number): numb
 
 export interface PowerChoice {
   mode: 'always' | 'duty';
-  /** Average mA each mode would draw for this report interval. */
+  /** Average mA each mode would draw. */
   alwaysMa: number;
   dutyMa: number;
-  /** Upload interval at which both modes draw the same, ms. */
+  /** Upload interval at which both modes draw the same, ms (Infinity when always connected never wins). */
   breakEvenMs: number;
 }
 
-/**
- * Always connected costs the connected-idle current all the time plus a small
- * charge per upload and per keepalive ping; duty-cycled costs deep sleep plus
- * a full wake per upload. Pick the cheaper one for `uploadIntervalMs`.
- */
-export function choosePowerMode(p: EnergyProfile, uploadIntervalMs: number, payloadBytes: number, keepAliveS: number): PowerChoice {
+export interface PowerInputs {
+  uploadIntervalMs: number;
+  sampleIntervalMs: number;
+  payloadBytes: number;
+  keepAliveS: number;
+}
+
+function averages(p: EnergyProfile, i: PowerInputs): { alwaysMa: number; dutyMa: number } {
   const ping = onlineUploadCharge(p, 2);
-  const alwaysMa = p.connectedLightSleepMa + onlineUploadCharge(p, payloadBytes) / uploadIntervalMs + ping / (keepAliveS * 1000);
-  const wake = wakeCharge(p, payloadBytes, true);
-  const dutyMa = p.deepSleepMa + wake / uploadIntervalMs;
-  const perMsDifference = p.connectedLightSleepMa + ping / (keepAliveS * 1000) - p.deepSleepMa;
-  const breakEvenMs = Math.round((wake - onlineUploadCharge(p, payloadBytes)) / perMsDifference);
+  // Always connected: connected idle with automatic light sleep, an upload's bytes, a PINGREQ per keepalive.
+  const alwaysMa = p.connectedLightSleepMa + onlineUploadCharge(p, i.payloadBytes) / i.uploadIntervalMs + ping / (i.keepAliveS * 1000);
+  // Duty-cycled: deep sleep, a boot per sample, a full wake (join, handshake, round trips) per upload.
+  const dutyMa = p.deepSleepMa + (p.bootMs * p.bootMa) / i.sampleIntervalMs + wakeCharge(p, i.payloadBytes, true) / i.uploadIntervalMs;
+  return { alwaysMa, dutyMa };
+}
+
+/** Pick the cheaper mode for these intervals under profile `p`, and say where the break-even lies. */
+export function choosePowerMode(p: EnergyProfile, inputs: PowerInputs): PowerChoice {
+  const { alwaysMa, dutyMa } = averages(p, inputs);
+  // Duty's cost falls as 1/upload interval; find the interval where it meets always-connected.
+  let lo = 1000;
+  let hi = 7 * 86_400_000;
+  const cheaperDuty = (ms: number) => { const a = averages(p, { ...inputs, uploadIntervalMs: ms }); return a.dutyMa < a.alwaysMa; };
+  let breakEvenMs = Infinity;
+  if (cheaperDuty(hi)) {
+    for (let n = 0; n < 40; n++) {
+      const mid = (lo + hi) / 2;
+      if (cheaperDuty(mid)) hi = mid;
+      else lo = mid;
+    }
+    breakEvenMs = Math.round(hi);
+  }
   return { mode: dutyMa < alwaysMa ? 'duty' : 'always', alwaysMa, dutyMa, breakEvenMs };
 }

@@ -50,6 +50,20 @@ export const DEFAULT_POLICY: SupervisorPolicy = Object.freeze({
 export interface SupervisorHooks {
   onOnline?(): void;
   onOffline?(failure: Failure): void;
+  /**
+   * A backoff of `delayMs` is about to start, the radio already off. Return true
+   * to take over the wait (a duty-cycled device deep-sleeps through it and
+   * carries `exportState()` over in RTC memory); the supervisor then sets no timer.
+   */
+  onBackoff?(delayMs: number): boolean;
+}
+
+/** What the supervisor needs to carry across a deep sleep (RTC memory). */
+export interface SupervisorState {
+  attempts: [network: number, wifi: number, configuration: number];
+  shortLived: number;
+  reportedFault: Failure | null;
+  hint: WifiHint | null;
 }
 
 export class LinkSupervisor {
@@ -66,6 +80,7 @@ export class LinkSupervisor {
   private wifiUp = false;
   /** Connections in a row that the broker closed before they were stable. */
   private shortLived = 0;
+  private stopping = false;
 
   constructor(
     private readonly hal: Hal,
@@ -82,12 +97,54 @@ export class LinkSupervisor {
   }
 
   start(): void {
+    this.stopping = false;
     this.move(LinkEvent.Start);
+  }
+
+  /** Disconnect cleanly (DISCONNECT, radio off) and rest in Sleep until `wake()`. */
+  stop(): void {
+    this.stopping = true;
+    if (this.timer !== undefined) this.hal.timers.clear(this.timer);
+    this.timer = undefined;
+    if (this.client.connected) this.client.disconnect();
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.close();
+    if (this.wifiUp) {
+      this.wifiUp = false;
+      this.hal.wifi.leave();
+    }
+    this.move(LinkEvent.Idle);
+  }
+
+  /** Leave Sleep and connect again. */
+  wake(): void {
+    this.stopping = false;
+    this.move(LinkEvent.Wake);
+  }
+
+  /** The counters and hints a deep sleep must not lose. */
+  exportState(): SupervisorState {
+    const b = this.backoffs;
+    return {
+      attempts: [b.network.attempt, b.wifi.attempt, b.configuration.attempt],
+      shortLived: this.shortLived,
+      reportedFault: this.reportedFault ?? null,
+      hint: this.hint ?? null,
+    };
+  }
+
+  importState(state: SupervisorState): void {
+    [this.backoffs.network.attempt, this.backoffs.wifi.attempt, this.backoffs.configuration.attempt] = state.attempts;
+    this.shortLived = state.shortLived;
+    this.reportedFault = state.reportedFault ?? undefined;
+    this.hint = state.hint ?? undefined;
   }
 
   /** The MQTT client reports its connection ended (wire it to the client's onClosed). */
   mqttClosed(reason: CloseReason): void {
     this.stream = undefined;
+    if (this.stopping) return;
     const failure = classifyClose(reason);
     if (this.state === LinkState.MqttConnect) this.fail(LinkEvent.MqttFailed, failure, reason.message);
     else if (this.state === LinkState.Online) this.fail(LinkEvent.LinkLost, failure, reason.message);
@@ -191,6 +248,7 @@ export class LinkSupervisor {
 
   private wifiLost(error: LinkError): void {
     this.wifiUp = false;
+    if (this.stopping) return;
     const stream = this.stream;
     this.stream = undefined;
     stream?.close();
@@ -243,6 +301,7 @@ export class LinkSupervisor {
       this.wifiUp = false;
       this.hal.wifi.leave();
     }
+    if (!this.wifiUp && this.hooks.onBackoff?.(delay)) return;
     this.wait(delay, () => this.move(LinkEvent.BackoffDone));
   }
 

@@ -17,7 +17,10 @@ import { SeededRandom } from './random';
 import { EnergyMeter, type PowerSaveMode, type RadioPower } from '../energy/meter';
 import type { EnergyProfile } from '../../firmware/link/energy';
 
-/** Start the monotonic tick close to its wrap so every run exercises wrap-safe time. */
+/**
+ * The monotonic tick restarts at every boot (as ESP32's does after deep sleep),
+ * close to its wrap so every run exercises wrap-safe time.
+ */
 export const TICK_ORIGIN = 0xfff00000;
 
 export interface RecordedEvent {
@@ -71,7 +74,17 @@ export type OpenSecureSocket = (
 interface StreamState {
   socket: { write(bytes: Uint8Array): void; close(): void } | undefined;
   closed: boolean;
+  /** Bytes were written and nothing has come back yet: a reply is likely under way. */
+  awaiting?: { release(): void };
 }
+
+/**
+ * After a write, time follows the wall clock until the peer answers or this
+ * much wall time passes (most MQTT packets a device sends expect a reply:
+ * CONNACK, PUBACK, PINGRESP, SUBACK). Without it, a slow first reply could be
+ * overtaken by a warp to the client's own reply deadline.
+ */
+const REPLY_WAIT_WALL_MS = 500;
 
 export class DeviceHost {
   readonly index: number;
@@ -93,7 +106,9 @@ export class DeviceHost {
   peakHeapSlots = 0;
   private timers = new Map<number, TimerHandle>();
   private streams = new Map<number, StreamState>();
+  /** The RTC keeps wall time across deep sleep once set; a power cut loses it. */
   private synced = false;
+  private bootedAt = 0;
   private retained: Uint8Array | undefined;
   private sleepRequest: number | undefined;
   private dead = false;
@@ -129,7 +144,7 @@ export class DeviceHost {
 
   /** Monotonic uint32 tick the firmware sees. */
   tick(): number {
-    return (TICK_ORIGIN + Math.floor(this.scheduler.now)) >>> 0;
+    return (TICK_ORIGIN + Math.floor(this.scheduler.now - this.bootedAt)) >>> 0;
   }
 
   record(event: string, fields?: Record<string, unknown>): void {
@@ -143,17 +158,22 @@ export class DeviceHost {
     this.sleepRequest = undefined;
     this.generation++;
     this.record('device.boot', { reason });
+    this.bootedAt = this.scheduler.now;
     this.meter.setCpu('awake');
     this.meter.boot();
     this.engine = await this.options.startEngine(this);
     await this.deliver(withJson(Op.Boot, 0, { reason, config: this.options.config }));
   }
 
-  /** Ask the firmware for its state (tests and reports). */
+  /** The firmware's own view, asked just before its last deep sleep or halt. */
+  lastInspect: Record<string, unknown> | undefined;
+
+  /** Ask the firmware for its state (tests and reports); while it sleeps, what it said last. */
   async inspect(): Promise<Record<string, unknown>> {
-    if (!this.engine) return { engine: 'off' };
+    if (!this.engine || this.dead) return this.lastInspect ?? { engine: 'off' };
     const reply = await this.engine.deliver(message(Op.Inspect, 0, 0).bytes);
-    return JSON.parse(new TextDecoder().decode(reply));
+    this.lastInspect = JSON.parse(new TextDecoder().decode(reply));
+    return this.lastInspect!;
   }
 
   /** Cut the power now: RAM and RTC memory are lost, flash is kept. */
@@ -161,6 +181,7 @@ export class DeviceHost {
     this.powerCuts++;
     this.record('device.power-cut');
     this.retained = undefined;
+    this.synced = false;
     await this.halt();
     this.scheduler.after(rebootAfterMs, () => this.boot('power-on'));
   }
@@ -181,6 +202,7 @@ export class DeviceHost {
         this.powerCuts++;
         this.record('device.power-cut', { during: 'flash-write' });
         this.retained = undefined;
+        this.synced = false;
         await this.halt();
         this.scheduler.after(this.latency.bootMs, () => this.boot('power-on'));
         return;
@@ -188,6 +210,7 @@ export class DeviceHost {
       if (error instanceof FirmwareError) {
         this.crashes++;
         this.record('device.crash', { message: error.message.split('\n')[0] });
+        this.synced = false;
         await this.halt();
         this.scheduler.after(this.latency.bootMs, () => this.boot('crash'));
         return;
@@ -196,6 +219,7 @@ export class DeviceHost {
     }
     if (this.sleepRequest !== undefined) {
       const ms = this.sleepRequest;
+      await this.inspect().catch(() => undefined);
       this.record('device.deep-sleep', { ms });
       await this.halt();
       this.scheduler.after(ms + this.latency.bootMs, () => this.boot('deep-sleep'));
@@ -209,13 +233,13 @@ export class DeviceHost {
     this.timers.clear();
     for (const stream of this.streams.values()) {
       stream.closed = true;
+      stream.awaiting?.release();
       stream.socket?.close();
     }
     this.streams.clear();
     this.wifiTask?.cancel();
     this.radio('off');
     this.meter.setCpu('deep-sleep');
-    this.synced = false;
     const engine = this.engine;
     this.engine = undefined;
     if (engine) {
@@ -316,7 +340,7 @@ export class DeviceHost {
         if (stream?.socket && !stream.closed) {
           this.bytesTx += m.body.length;
           this.meter.bytes(m.body.length, true);
-          if (this.options.realNetwork !== false) this.scheduler.touchIo();
+          if (this.options.realNetwork !== false) this.awaitReply(stream);
           stream.socket.write(m.body.slice());
         }
         return ok(m);
@@ -325,6 +349,7 @@ export class DeviceHost {
         const stream = this.streams.get(m.id);
         if (stream) {
           stream.closed = true;
+          stream.awaiting?.release();
           stream.socket?.close();
           this.streams.delete(m.id);
         }
@@ -364,6 +389,21 @@ export class DeviceHost {
       default:
         throw new Error(`bridge: unknown call 0x${m.op.toString(16)}`);
     }
+  }
+
+  private awaitReply(stream: StreamState): void {
+    this.scheduler.touchIo();
+    if (stream.awaiting) return;
+    this.scheduler.beginIo();
+    const timer = setTimeout(() => release(), REPLY_WAIT_WALL_MS);
+    const release = () => {
+      if (stream.awaiting !== awaiting) return;
+      clearTimeout(timer);
+      stream.awaiting = undefined;
+      this.scheduler.endIo();
+    };
+    const awaiting = { release };
+    stream.awaiting = awaiting;
   }
 
   private join(hint: WifiHint | null): void {
@@ -464,11 +504,13 @@ export class DeviceHost {
           if (stream.closed || generation !== this.generation) return;
           this.bytesRx += bytes.length;
           this.meter.bytes(bytes.length, false);
+          stream.awaiting?.release();
           if (this.options.realNetwork !== false) this.scheduler.touchIo();
           this.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
         },
         onError: (error) => {
           settle();
+          stream.awaiting?.release();
           if (stream.closed || generation !== this.generation) return;
           stream.closed = true;
           atModelledTime(() => fail(error));

@@ -5,6 +5,7 @@
 import { createSimDevice, type SimDevice } from '../../hal/sim/device';
 import type { App } from '../../hal/types';
 import { FirmwareError } from './xs';
+import { PowerCut } from '../flash/flash';
 import type { Engine, EngineMeter, HostCalls } from './types';
 
 export class NodeEngine implements Engine {
@@ -21,6 +22,8 @@ export class NodeEngine implements Engine {
     try {
       return Promise.resolve(this.device.deliver(message));
     } catch (error) {
+      // A power cut thrown by a flash write is the host's, not the firmware's: pass it through as XS's SIGKILL does.
+      if (error instanceof PowerCut) return Promise.reject(error);
       return Promise.reject(new FirmwareError(error instanceof Error ? `${error.name}: ${error.message}` : String(error)));
     }
   }

@@ -25,6 +25,8 @@ export class ModelBroker {
   private connections = new Set<Connection>();
   private byClient = new Map<string, Connection>();
 
+  constructor(private readonly onPublish?: (topic: string, payload: Uint8Array) => void) {}
+
   setMode(mode: ProxyMode): void {
     this.mode = mode;
     if (mode === 'drop') this.reset();
@@ -80,6 +82,7 @@ export class ModelBroker {
       }
       case 'publish':
         this.stats.publishes++;
+        this.onPublish?.(packet.topic, new Uint8Array(packet.payload as Buffer));
         if (packet.qos === 1) reply({ cmd: 'puback', messageId: packet.messageId });
         return;
       case 'subscribe':

@@ -14,6 +14,7 @@ import type { Scheduler } from '../clock/scheduler';
 import { ROOT } from '../engine/bundle';
 import { FaultProxy, type ProxyMode } from './fault-proxy';
 import { ModelBroker } from './model-broker';
+import { createDeliveryRecord, type DeliveryRecord } from './deliveries';
 import type { OpenSecureSocket } from '../device/host';
 
 export interface FaultSwitch {
@@ -37,6 +38,8 @@ export interface World {
   openSecureSocket?: OpenSecureSocket;
   /** False when no real I/O happens (the model broker): time never has to follow the wall clock. */
   realNetwork?: boolean;
+  /** Telemetry the broker received, when this world can see it (not for an external broker). */
+  deliveries?: DeliveryRecord;
   close(): Promise<void>;
 }
 
@@ -62,6 +65,10 @@ export async function localWorld(scheduler: Scheduler, options: { pkiDir?: strin
   const pki = await devPki(dir, options.devices ?? 1);
   const endpoint = await createLocalEndpoint({ pki, port: options.port, now: () => scheduler.now, sweepIntervalMs: 0 });
   const proxy = await FaultProxy.start({ host: endpoint.host, port: endpoint.port });
+  const deliveries = createDeliveryRecord();
+  endpoint.broker.on('publish', (packet, client) => {
+    if (client) deliveries.receive(packet.topic, packet.payload as Uint8Array);
+  });
   // Keepalive deadlines follow virtual time: sweep every 15 virtual seconds.
   let sweeping = true;
   const sweep = () => {
@@ -77,6 +84,7 @@ export async function localWorld(scheduler: Scheduler, options: { pkiDir?: strin
     deviceConfig: { endpoint: pki.endpointName, port: 443, thing: pki.devices[0].thing },
     endpoint,
     proxy,
+    deliveries,
     close: async () => {
       sweeping = false;
       await proxy.close();
@@ -140,7 +148,8 @@ export function externalWorld(options: ExternalEndpoint): World {
 export async function modelWorld(): Promise<World> {
   const dir = join(ROOT, DEFAULT_DEV_PKI_DIR);
   const pki = await devPki(dir);
-  const broker = new ModelBroker();
+  const deliveries = createDeliveryRecord();
+  const broker = new ModelBroker((topic, payload) => deliveries.receive(topic, payload));
   return {
     endpointName: pki.endpointName,
     resolve: (host, port) => (host === pki.endpointName && port === 443 ? { host: '127.0.0.1', port: broker.port } : undefined),
@@ -149,6 +158,7 @@ export async function modelWorld(): Promise<World> {
     proxy: broker,
     openSecureSocket: broker.open,
     realNetwork: false,
+    deliveries,
     close: () => broker.close(),
   };
 }
