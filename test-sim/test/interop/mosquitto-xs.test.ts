@@ -82,7 +82,7 @@ test('npm run sim -- --endpoint points the simulated device at any broker (here 
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/);
   const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  assert.equal(summary.tls_handshakes, 1);
-  assert.ok(summary.firmware.app.acked >= 1, 'a telemetry batch was acknowledged by mosquitto');
+  assert.ok(summary.tls_handshakes >= 1);
+  assert.ok(summary.firmware.app.floor >= 1, 'a telemetry batch was acknowledged by mosquitto and left the queue');
   assert.equal(summary.samples_lost, null, 'an external broker\'s side is not visible to the simulator');
 });
