@@ -1,0 +1,38 @@
+/**
+ * mc/config (the manifests' `config`, overridden by `key=value` on the mcconfig
+ * command line) to the raw configuration firmware `main` takes. Pure.
+ *
+ * - Only keys the firmware knows are passed (those of firmware DEFAULTS plus
+ *   `serverName` and `alpn`), so Wi-Fi secrets and Moddable's own keys never
+ *   reach firmware code or its logs.
+ * - mcconfig stores command-line values as strings (tools/mcmanifest.js: `port=8443`
+ *   becomes "8443"), so a key whose default is a number takes a string of
+ *   digits as that number.
+ * - `alpn` may be a comma-separated string (`alpn=x-amzn-mqtt-ca`); an empty
+ *   string means none.
+ */
+import { DEFAULTS } from '../../firmware/app/config';
+
+/** Keys firmware reads without a default in DEFAULTS. */
+const EXTRA_KEYS = Object.freeze(['serverName', 'alpn']);
+
+export function firmwareKeys(): string[] {
+  return [...Object.keys(DEFAULTS), ...EXTRA_KEYS];
+}
+
+export function firmwareConfig(mc: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const defaults = DEFAULTS as Readonly<Record<string, unknown>>;
+  const out: Record<string, unknown> = {};
+  for (const key of firmwareKeys()) {
+    let value = mc[key];
+    if (value === undefined) continue;
+    if (typeof defaults[key] === 'number' && typeof value === 'string' && /^\d+$/.test(value.trim())) {
+      value = Number(value.trim());
+    }
+    if (key === 'alpn' && typeof value === 'string') {
+      value = value.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+    }
+    out[key] = value;
+  }
+  return out;
+}

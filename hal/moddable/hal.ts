@@ -1,0 +1,254 @@
+/**
+ * The HAL over Moddable's modules, for ESP32 and the Moddable simulator
+ * (mcsim). Firmware receives it from `startDevice`, the way hal/sim hands the
+ * simulator's HAL to the same firmware.
+ *
+ * Members and what backs them:
+ * - clock: `Time.ticks` as uint32; wall time from `Date` once it is plausible
+ *   (after SNTP on ESP32; the host clock on the simulator); `sync` with `sntp`.
+ * - timers: `timer` module. entropy: `rng` (the TLS stack's generator, seeded
+ *   from the hardware RNG on ESP32). log: `trace`, one JSON line per event.
+ * - wifi: wifi.ts. network: secure-stream.ts. flash: storage-*.ts (partition
+ *   `telemetry` on ESP32; RAM on the simulator, and on ESP32 when the
+ *   partition is missing, which is logged).
+ * - retained, power: native/power (RTC memory and deep sleep on ESP32; RAM and
+ *   an emulated wake-up on the simulator).
+ * - sensor: a hook from the entry, else free heap from `instrumentation`, else
+ *   a constant plus noise.
+ *
+ * After `power.deepSleep` the HAL is halted: its timers are cleared, streams
+ * closed, the radio left, and no callback reaches the old firmware instance.
+ */
+/// <reference path="./moddable.d.ts" />
+import Instrumentation from 'instrumentation';
+import Resource from 'Resource';
+import RNG from 'rng';
+import SNTP from 'sntp';
+import Time from 'time';
+import Timer from 'timer';
+import type { App, BootReason, Flash, Hal, LinkError, LogValue, SecureStream, TimerId } from '../types';
+import { bootReason as nativeBootReason, deepSleep, retainedCapacity, retainedLoad, retainedStore, setWifiPowerSave } from './native/power';
+import { openSecureStream } from './secure-stream';
+import { openFlash, openVolatileFlash } from './storage';
+import { createWifi } from './wifi';
+
+/** Wall time before this (2025-01-01T00:00:00Z) means the clock was never set. */
+const PLAUSIBLE_WALL_TIME_MS = 1_735_689_600_000;
+
+export type ModdablePlatform = 'esp32' | 'simulator';
+
+export interface DeviceOptions {
+  platform: ModdablePlatform;
+  /** Raw configuration for firmware `main` (see config.ts). */
+  config: unknown;
+  ssid?: string;
+  password?: string;
+  /** SNTP server, mc/config `sntp` (Moddable's default is pool.ntp.org). */
+  sntpHost?: string;
+  /** Data partition for the HAL's flash (default `telemetry`). */
+  flashPartition?: string;
+  /** Supplies `sensor.read()`; without it, free heap or a constant plus noise. */
+  sensor?: () => number;
+}
+
+interface HalInstance {
+  hal: Hal;
+  halt(): void;
+}
+
+/** Boot `app` on this device; on the simulator an emulated deep sleep boots it again. */
+export function startDevice(app: App, options: DeviceOptions): void {
+  const boot = (reason: BootReason | undefined): void => {
+    const instance = createModdableHal(options, reason, (ms) => {
+      Timer.set(() => boot('deep-sleep'), ms);
+    });
+    app(instance.hal, options.config);
+  };
+  boot(undefined);
+}
+
+function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | undefined, wakeLater: (ms: number) => void): HalInstance {
+  let halted = false;
+  const guard = (callback: () => void): void => {
+    if (!halted) callback();
+  };
+  let nextTimer = 1;
+  const timers = new Map<TimerId, Timer>();
+  const streams = new Set<SecureStream>();
+  const bootReason: BootReason = emulatedReason ?? nativeBootReason();
+
+  const clock: Hal['clock'] = {
+    now: () => Time.ticks >>> 0,
+    wallTime() {
+      // The one place device code reads Date: Moddable sets it from SNTP (Time.set) or the host clock.
+      // eslint-disable-next-line no-restricted-properties
+      const now = Date.now();
+      return now >= PLAUSIBLE_WALL_TIME_MS ? now : undefined;
+    },
+    sync(onDone) {
+      const host = options.sntpHost ?? 'pool.ntp.org';
+      let done = false;
+      const finish = (error: LinkError | undefined): void => {
+        if (done) return;
+        done = true;
+        guard(() => onDone(error));
+      };
+      try {
+        new SNTP({ host }, (message, value) => {
+          if (message === SNTP.time && value !== undefined) {
+            Time.set(value);
+            finish(undefined);
+          } else if (message === SNTP.error) {
+            finish({ category: 'timeout', message: `no answer from time server ${host} — check sntp= and that UDP 123 is open` });
+          }
+        });
+      } catch (error) {
+        const text = String((error as Error)?.message ?? error);
+        Timer.set(() => finish({ category: /no network/.test(text) ? 'wifi' : 'timeout', message: `time sync failed: ${text}` }), 0);
+      }
+    },
+  };
+
+  const log: Hal['log'] = {
+    event(event: string, fields?: Record<string, LogValue>) {
+      trace(`${JSON.stringify(fields ? { t: clock.now(), event, fields } : { t: clock.now(), event })}\n`);
+    },
+  };
+
+  const entropy: Hal['entropy'] = {
+    random32: () => new DataView(RNG.get(4)).getUint32(0, true),
+  };
+
+  let flash: Flash;
+  let flashKind = 'partition';
+  const partition = options.flashPartition ?? 'telemetry';
+  try {
+    flash = openFlash(partition);
+    if (options.platform === 'simulator') flashKind = 'ram';
+  } catch (error) {
+    flash = openVolatileFlash(16 * 4096, 4096);
+    flashKind = 'ram';
+    log.event('hal.flash-missing', {
+      partition,
+      message: `${(error as Error)?.message ?? error} — using RAM; add a "${partition}" data partition (manifests/esp32/partitions.csv)`,
+    });
+  }
+
+  let sensorKind: string;
+  let readSensor: () => number;
+  const freeMemory = Instrumentation.map('System Free Memory');
+  if (options.sensor) {
+    sensorKind = 'hook';
+    readSensor = options.sensor;
+  } else if (freeMemory !== undefined && (Instrumentation.get(freeMemory) ?? 0) > 0) {
+    sensorKind = 'free-heap';
+    readSensor = () => Instrumentation.get(freeMemory) ?? 0;
+  } else {
+    // No instrumentation (release builds, or the simulator has no such counter).
+    sensorKind = 'constant-plus-noise';
+    readSensor = () => 100_000 + (entropy.random32() % 2001) - 1000;
+  }
+
+  const wifi = createWifi({
+    ssid: options.ssid,
+    password: options.password,
+    requiresSsid: options.platform === 'esp32',
+    log,
+    setPowerSave: (mode) => setWifiPowerSave(mode),
+    guard,
+  });
+
+  function halt(): void {
+    halted = true;
+    for (const timer of timers.values()) Timer.clear(timer);
+    timers.clear();
+    for (const stream of streams) stream.close();
+    streams.clear();
+    wifi.leave();
+  }
+
+  const hal: Hal = {
+    clock,
+    log,
+    entropy,
+    timers: {
+      set(callback, delayMs) {
+        if (halted) return 0;
+        const id = nextTimer++;
+        timers.set(id, Timer.set(() => {
+          timers.delete(id);
+          guard(callback);
+        }, Math.max(0, Math.ceil(delayMs))));
+        return id;
+      },
+      clear(id) {
+        const timer = timers.get(id);
+        if (!timer) return;
+        timers.delete(id);
+        Timer.clear(timer);
+      },
+    },
+    wifi: {
+      join: (joinOptions) => { if (!halted) wifi.join(joinOptions); },
+      leave: () => wifi.leave(),
+      setPowerSave: (mode) => wifi.setPowerSave(mode),
+    },
+    network: {
+      openSecure(streamOptions) {
+        if (halted) throw new Error('openSecure after deep sleep');
+        const { host, port, serverName, alpn } = streamOptions;
+        const inner = openSecureStream({
+          ...streamOptions,
+          onConnect(info) {
+            log.event('tls.connected', { host, port, serverName, alpnOffered: alpn.join(',') || null, protocol: 'TLSv1.2', resumed: info.resumed });
+            streamOptions.onConnect(info);
+          },
+          onError(error) {
+            streams.delete(stream);
+            log.event('tls.error', { host, port, category: error.category, message: error.message });
+            streamOptions.onError(error);
+          },
+        }, { guard });
+        const stream: SecureStream = {
+          write: (bytes) => inner.write(bytes),
+          close() {
+            streams.delete(stream);
+            inner.close();
+          },
+        };
+        streams.add(stream);
+        return stream;
+      },
+    },
+    flash,
+    retained: {
+      load() {
+        const bytes = retainedLoad();
+        return bytes ? new Uint8Array(bytes) : undefined;
+      },
+      store(bytes) {
+        const capacity = retainedCapacity();
+        if (bytes.length > capacity) throw new RangeError(`retained: ${bytes.length} bytes exceed ${capacity}`);
+        retainedStore(bytes.slice().buffer as ArrayBuffer);
+      },
+    },
+    power: {
+      bootReason,
+      deepSleep(ms) {
+        if (halted) return;
+        halt();
+        if (deepSleep(ms)) return; // ESP32: never gets here, the chip resets on wake-up
+        log.event('hal.deep-sleep-emulated', { ms, message: 'no deep sleep on this platform: firmware restarts after the delay, retained bytes kept' });
+        wakeLater(ms);
+      },
+    },
+    sensor: { read: () => readSensor() },
+  };
+
+  const credentials = (options.config as { credentials?: Record<string, unknown> } | undefined)?.credentials ?? {};
+  const missing = Object.values(credentials).filter((name) => typeof name === 'string' && !Resource.exists(name));
+  if (missing.length) log.event('hal.credentials-missing', { names: missing.join(','), check: 'build with the credentials directory (npm run provision -- import)' });
+  log.event('hal.boot', { platform: options.platform, reason: bootReason, flash: flashKind, sensor: sensorKind });
+
+  return { hal, halt };
+}

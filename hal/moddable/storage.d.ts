@@ -1,0 +1,15 @@
+/**
+ * Module `hal/moddable/storage`: the HAL's `Flash` on each platform, selected by
+ * manifests/hal-moddable.json.
+ * - `storage-esp32.ts`: Moddable's `flash` module on a data partition.
+ * - `storage-sim.ts`: the Moddable simulator has no `flash` module
+ *   (modules/files/flash/manifest.json lists esp, esp32 and nrf52 only), so a
+ *   RAM region with NOR semantics stands in; it is empty at every start.
+ */
+import type { Flash } from '../types';
+
+/** The NOR region named `partition`. Throws when the platform has no such region. */
+export function openFlash(partition: string): Flash;
+
+/** What `openFlash` gives where nothing durable exists: RAM, lost at every start. */
+export function openVolatileFlash(byteLength: number, blockSize: number): Flash;
