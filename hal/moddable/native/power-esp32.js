@@ -1,0 +1,38 @@
+/*
+ * hal/moddable/native/power on ESP32: the JavaScript face of power-esp32.c. The
+ * contract (and its TypeScript types) is hal/moddable/native/power.d.ts.
+ *
+ * UNVERIFIED on hardware: see power-esp32.c.
+ */
+
+function nativeBootReason() @ "xs_fieldlink_boot_reason";
+function nativeDeepSleep(ms) @ "xs_fieldlink_deep_sleep";
+function nativeRetainedCapacity() @ "xs_fieldlink_retained_capacity";
+function nativeRetainedLoad() @ "xs_fieldlink_retained_load";
+function nativeRetainedStore(bytes) @ "xs_fieldlink_retained_store";
+function nativeWifiPowerSave(mode) @ "xs_fieldlink_wifi_power_save";
+
+export function bootReason() {
+	return nativeBootReason();
+}
+
+export function deepSleep(ms) {
+	nativeDeepSleep(ms);		// does not return
+	return true;
+}
+
+export function retainedCapacity() {
+	return nativeRetainedCapacity();
+}
+
+export function retainedLoad() {
+	return nativeRetainedLoad();
+}
+
+export function retainedStore(bytes) {
+	nativeRetainedStore(bytes);
+}
+
+export function setWifiPowerSave(mode) {
+	return nativeWifiPowerSave(mode);
+}
