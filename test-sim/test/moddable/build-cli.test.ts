@@ -1,0 +1,134 @@
+/**
+ * tools/moddable/build.ts (npm run build:sim, build:esp32, flash:esp32): a
+ * missing SDK, ESP-IDF or credentials is one line on stderr and exit 2.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { planBuild } from '../../../tools/moddable/build';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const BUILD = join(ROOT, 'tools/moddable/build.ts');
+
+function build(args: string[], env: NodeJS.ProcessEnv) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', BUILD, ...args], { cwd: ROOT, env, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The environment without the SDK or the ESP-IDF. */
+function bare(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  if (!('MODDABLE' in extra)) delete env.MODDABLE;
+  if (!('IDF_PATH' in extra)) delete env.IDF_PATH;
+  return env;
+}
+
+/** A directory shaped like a built SDK: just build/bin/<host>/release/mcconfig. */
+function fakeSdk(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fieldlink-fake-sdk-'));
+  const host = process.platform === 'darwin' ? 'mac' : process.platform === 'win32' ? 'win' : 'lin';
+  const bin = join(dir, 'build', 'bin', host, 'release');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, host === 'win' ? 'mcconfig.exe' : 'mcconfig'), '#!/bin/sh\nexit 0\n');
+  chmodSync(join(bin, host === 'win' ? 'mcconfig.exe' : 'mcconfig'), 0o755);
+  return dir;
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((line) => line.length > 0);
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  return lines[0];
+}
+
+for (const mode of ['sim', 'esp32', 'flash-esp32']) {
+  test(`${mode}: without $MODDABLE it says what is missing and where the setup guide is, exit 2`, () => {
+    const r = build([mode], bare());
+    assert.equal(r.code, 2, r.stderr);
+    const line = oneLine(r.stderr);
+    assert.match(line, /^build: \$MODDABLE is not set/);
+    assert.match(line, /Moddable SDK - Getting Started\.md/);
+    assert.equal(r.stdout, '');
+  });
+}
+
+test('$MODDABLE pointing nowhere is reported as such, exit 2', () => {
+  const r = build(['sim'], bare({ MODDABLE: join(tmpdir(), 'no-such-moddable-sdk') }));
+  assert.equal(r.code, 2);
+  assert.match(oneLine(r.stderr), /no-such-moddable-sdk, which does not exist.*Getting Started/);
+});
+
+test('an SDK whose tools are not built is reported, exit 2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fieldlink-unbuilt-sdk-'));
+  try {
+    const r = build(['sim'], bare({ MODDABLE: dir }));
+    assert.equal(r.code, 2);
+    assert.match(oneLine(r.stderr), /Moddable SDK tools are not built.*mcconfig.*Getting Started/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('esp32 without $IDF_PATH names the ESP-IDF, exit 2', () => {
+  const sdk = fakeSdk();
+  try {
+    const r = build(['esp32'], bare({ MODDABLE: sdk }));
+    assert.equal(r.code, 2);
+    assert.match(oneLine(r.stderr), /^build: \$IDF_PATH is not set \(the ESP-IDF.*esp32\.md/);
+  } finally {
+    rmSync(sdk, { recursive: true, force: true });
+  }
+});
+
+test('missing credentials say how to make them, exit 2', () => {
+  const sdk = fakeSdk();
+  try {
+    const r = build(['sim', '--credentials', join(tmpdir(), 'no-such-credentials')], bare({ MODDABLE: sdk }));
+    assert.equal(r.code, 2);
+    assert.match(oneLine(r.stderr), /no ca\.der, device\.der, device\.key\.der in .*npm run provision -- import/);
+  } finally {
+    rmSync(sdk, { recursive: true, force: true });
+  }
+});
+
+test('--help prints usage and exits 0; an unknown argument is one line and exit 2', () => {
+  const help = build(['sim', '--help'], bare());
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /usage: npm run build:sim/);
+  const bad = build(['sim', '--nope'], bare());
+  assert.equal(bad.code, 2);
+  assert.match(oneLine(bad.stderr), /unknown argument "--nope"/);
+});
+
+test('the plan: debug build by default, key=value passed through after the credentials\' config.json, tsc from node_modules/.bin first on PATH', () => {
+  const sdk = fakeSdk();
+  const credentials = mkdtempSync(join(tmpdir(), 'fieldlink-credentials-'));
+  try {
+    for (const name of ['ca.der', 'device.der', 'device.key.der']) writeFileSync(join(credentials, name), 'x');
+    writeFileSync(join(credentials, 'config.json'), JSON.stringify({ endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com', thing: 't1', port: 443 }));
+    const plan = planBuild('sim', ['--credentials', credentials, 'port=8443', 'thing=t2'], bare({ MODDABLE: sdk }));
+    assert.notEqual(plan, 'help');
+    if (plan === 'help') return;
+    assert.deepEqual(plan.args.slice(0, 6), ['-d', '-m', '-p', plan.args[3], '-t', 'build']);
+    assert.ok(plan.args.includes('endpoint=abc-ats.iot.eu-west-1.amazonaws.com'));
+    assert.ok(plan.args.includes('thing=t2') && !plan.args.includes('thing=t1'));
+    assert.ok(plan.args.includes('port=8443'));
+    assert.ok(plan.args.some((a) => a.endsWith('manifests/simulator.json')));
+    assert.equal(plan.env.FIELDLINK_CREDENTIALS, credentials);
+    assert.ok(String(plan.env.PATH).startsWith(join(ROOT, 'node_modules', '.bin')));
+    assert.match(plan.artifact, /fieldlink[/\\]mc\.(so|dylib|dll)$/);
+
+    const board = planBuild('esp32', ['--credentials', credentials, '--target', 'esp32s3', '--release'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
+    if (board === 'help') return;
+    assert.deepEqual(board.args.slice(0, 3), ['-m', '-p', 'esp32/esp32s3']);
+    assert.ok(board.args.some((a) => a.endsWith('manifests/esp32.json')));
+    assert.match(board.artifact, /esp32s3[/\\]release[/\\]fieldlink[/\\]xs_esp32\.bin$/);
+
+    assert.throws(() => planBuild('flash-esp32', ['--credentials', credentials], bare({ MODDABLE: sdk, IDF_PATH: sdk })), /ssid=NAME password=SECRET/);
+  } finally {
+    rmSync(sdk, { recursive: true, force: true });
+    rmSync(credentials, { recursive: true, force: true });
+  }
+});
