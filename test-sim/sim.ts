@@ -3,6 +3,8 @@
  * virtual clock, each running the firmware in XS (default) or in Node, and the
  * summary that `npm run sim -- --json` prints.
  */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { App } from '../hal/types';
 import { main as firmwareMain } from '../firmware/app/main';
 import { Scheduler } from './clock/scheduler';
@@ -25,6 +27,13 @@ export interface SimOptions {
   durationMs?: number;
   seed: number;
   realtime?: boolean;
+  /**
+   * Keep each device's flash in this directory (`flash-<n>.bin`, written through
+   * on every write), so a run killed at any instant, even with kill -9, carries
+   * on where it stopped when started again with the same directory, as a device
+   * does after a power cut. Wall time then starts at the real time.
+   */
+  stateDir?: string;
   /** Chip energy profile (default esp32). */
   profile?: EnergyProfile['name'];
   /** The firmware build enables automatic light sleep (default true; ESP-IDF's default is off). */
@@ -92,6 +101,7 @@ export interface SimResult {
 
 export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const wallStart = performance.now();
+  const stateDir = options.stateDir && prepareStateDir(options.stateDir);
   const scenario = options.scenario;
   const durationMs = options.durationMs ?? scenario.durationMs;
   const scheduler = new Scheduler({ realtime: options.realtime });
@@ -120,11 +130,11 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       // Several devices get distinct client ids unless the scenario names one (a shared id is a takeover test).
       config: scenario.devices > 1 && scenario.config.thing === undefined ? { ...config, thing: `${config.thing}-${index}` } : config,
       random: random.fork(index),
-      flash: new SimFlash({ byteLength: 64 * 1024, blockSize: 4096 }),
+      flash: new SimFlash({ byteLength: 64 * 1024, blockSize: 4096, path: stateDir && join(stateDir, `flash-${index}.bin`) }),
       wifi: { joinColdMs: energy.joinColdMs, joinHintMs: energy.joinHintMs, joinTimeoutMs: 3000 },
       credentialsDir: world.credentialsDir,
       resolve: world.resolve,
-      epochMs: Date.UTC(2026, 0, 1),
+      epochMs: stateDir ? Date.now() : Date.UTC(2026, 0, 1),
       energy,
       autoLightSleep: options.autoLightSleep ?? true,
       record: (event) => events.push(event),
@@ -133,7 +143,12 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       pathSilent: (target) => world.proxy !== undefined && target.port === world.proxy.port && world.proxy.mode === 'blackhole',
     }));
   }
-  for (const fault of scenario.faults) scheduleFault(scheduler, fault, devices[fault.device ?? 0], world);
+  try {
+    for (const fault of scenario.faults) scheduleFault(scheduler, fault, devices[fault.device ?? 0], world);
+  } catch (error) {
+    await world.close();
+    throw error;
+  }
   const bootRandom = random.fork(0xb007);
   for (const device of devices) scheduler.at(bootRandom.next() * scenario.bootSpreadMs, () => device.boot('power-on'));
   options.beforeRun?.(scheduler, devices, world);
@@ -151,7 +166,10 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     await options.beforeTeardown?.(devices, world);
   } finally {
     if (progress) clearInterval(progress);
-    for (const device of devices) await device.shutdown();
+    for (const device of devices) {
+      await device.shutdown();
+      device.flash.close();
+    }
     await world.close();
   }
 
@@ -273,6 +291,16 @@ function scheduleFault(scheduler: Scheduler, fault: Fault, device: DeviceHost, w
       }, () => { endpoint.broker.authenticate = original; });
     }
   }
+}
+
+function prepareStateDir(dir: string): string {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--state ${dir} is a file; give a directory (it is created when missing)`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`--state ${dir}: cannot create it (${(error as NodeJS.ErrnoException).code})`);
+  }
+  return dir;
 }
 
 function round(value: number, digits: number): number {

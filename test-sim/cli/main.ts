@@ -23,6 +23,9 @@ Options:
                        scenario's)
   --seed N             seed of every random choice (default: 1)
   --realtime           no time warp: simulated time runs with the wall clock
+  --state DIR          keep the devices' flash (queue, sequence numbers) in DIR:
+                       kill the simulator at any moment (even kill -9) and run
+                       again with the same DIR to carry on, as after a power cut
   --endpoint HOST:PORT connect to this broker instead of the built-in local
                        AWS-IoT-like endpoint (needs --ca, --cert, --key)
   --server-name NAME   SNI and certificate name (default: HOST)
@@ -55,6 +58,7 @@ function options() {
         realtime: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         fleet: { type: 'string' },
+        state: { type: 'string' },
         endpoint: { type: 'string' },
         'server-name': { type: 'string' },
         ca: { type: 'string' },
@@ -112,6 +116,7 @@ async function main(): Promise<void> {
     durationMs,
     seed: Number(args.seed),
     realtime: args.realtime,
+    stateDir: args.state,
     world,
     onProgress: tty
       ? (now, total) => {

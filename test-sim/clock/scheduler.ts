@@ -48,7 +48,7 @@ export class Scheduler {
 
   constructor(options: SchedulerOptions = {}) {
     this.realtime = options.realtime ?? false;
-    this.quietMs = options.quietMs ?? 25;
+    this.quietMs = options.quietMs ?? 5;
   }
 
   /** Run `task` at virtual time `at` (not earlier than now). */
