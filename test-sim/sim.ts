@@ -97,6 +97,8 @@ export interface SimResult {
   events: RecordedEvent[];
   /** Every connection attempt of every device, virtual ms. */
   connectTimes: number[];
+  /** Device 0's current over time: a step at every power-state change (t ms, mA, cumulative mJ). */
+  energyTrace: { t: number; ma: number; cumulativeMj: number }[];
 }
 
 export async function runSimulation(options: SimOptions): Promise<SimResult> {
@@ -137,6 +139,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       epochMs: stateDir ? Date.now() : Date.UTC(2026, 0, 1),
       energy,
       autoLightSleep: options.autoLightSleep ?? true,
+      traceEnergy: index === 0,
       record: (event) => events.push(event),
       openSecureSocket: options.openSecureSocket ?? world.openSecureSocket ?? openSecureSocket,
       realNetwork: world.realNetwork,
@@ -182,6 +185,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   return {
     events,
     connectTimes: devices.flatMap((d) => d.connectTimes).sort((a, b) => a - b),
+    energyTrace: devices[0]?.meter.trace ?? [],
     summary: {
       simulated_ms: Math.round(scheduler.now),
       wall_ms: Math.round(performance.now() - wallStart),
