@@ -68,7 +68,11 @@ export interface SimSummary {
   tls_failures: Record<string, number>;
   bytes_tx: number;
   bytes_rx: number;
+  /** Application bytes plus the 29-byte TLS record overhead, both directions. */
+  bytes_on_air: number;
   profile: string;
+  /** The power policy device 0's firmware chose (power.policy event). */
+  power_mode: string | null;
   energy_mj: number;
   avg_ma: number;
   radio_on_ms: number;
@@ -152,6 +156,17 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     await world.close();
     throw error;
   }
+  const endpoint = world.endpoint;
+  if (endpoint && world.realNetwork !== false) {
+    // Fire-and-forget bytes (a QoS 0 PUBLISH) get no reply to wait for: hold warp until the broker has read them.
+    let sentBase = 0;
+    let readBase = 0;
+    const sent = () => devices.reduce((t, d) => t + d.bytesTx, 0);
+    scheduler.watch(
+      () => sent() - sentBase > endpoint.stats.bytesIn - readBase,
+      () => { sentBase = sent(); readBase = endpoint.stats.bytesIn; },
+    );
+  }
   const bootRandom = random.fork(0xb007);
   for (const device of devices) scheduler.at(bootRandom.next() * scenario.bootSpreadMs, () => device.boot('power-on'));
   options.beforeRun?.(scheduler, devices, world);
@@ -202,7 +217,9 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       tls_failures: tlsFailures,
       bytes_tx: sum((d) => d.bytesTx),
       bytes_rx: sum((d) => d.bytesRx),
+      bytes_on_air: sum((d) => d.meter.read().bytesOnAir),
       profile: energy.name,
+      power_mode: (events.find((e) => e.event === 'power.policy' && e.device === 0)?.fields?.mode as string | undefined) ?? null,
       energy_mj: round(sum((d) => d.meter.read().energyMj), 1),
       avg_ma: round(sum((d) => d.meter.read().avgMa) / Math.max(1, devices.length), 3),
       radio_on_ms: Math.round(sum((d) => d.meter.read().radioOnMs)),

@@ -174,7 +174,9 @@ export function main(hal: Hal, raw: unknown): AppHandle {
 
   function due(): boolean {
     const wallMs = hal.clock.wallTime();
-    return batchDue(queue, { wallMs, waitedMs: elapsed(hal.clock.now(), bootTick) }, { maxAgeMs: config.uploadIntervalMs }, cursor);
+    // Checked once per sample: go at the last check before the oldest sample would exceed the upload interval.
+    const maxAgeMs = Math.max(0, config.uploadIntervalMs - config.sampleIntervalMs);
+    return batchDue(queue, { wallMs, waitedMs: elapsed(hal.clock.now(), bootTick) }, { maxAgeMs }, cursor);
   }
 
   function takeSample(): void {

@@ -13,6 +13,8 @@ export interface EnergyProfile {
   readonly rxMa: number;
   /** CPU running, radio off (160 MHz). */
   readonly cpuMa: number;
+  /** CPU idle (FreeRTOS idle task, WFI) at 160 MHz, radio off, no automatic light sleep. */
+  readonly cpuIdleMa: number;
   /** Automatic light sleep, radio off. */
   readonly lightSleepMa: number;
   readonly deepSleepMa: number;
@@ -41,7 +43,8 @@ const ESP32: EnergyProfile = Object.freeze({
   name: 'esp32',
   txMa: 180, // ESP32 datasheet, "RF power consumption": 11n TX 180 mA (11b 240, 11g 190)
   rxMa: 100, // ESP32 datasheet: RX/listen 95-100 mA
-  cpuMa: 44, // ESP32 datasheet, "power consumption by power modes": 160 MHz, radio off, 27-44 mA
+  cpuMa: 44, // ESP32 datasheet, "power consumption by power modes": 160 MHz, radio off, 27-44 mA (busy: top of range)
+  cpuIdleMa: 27, // same table: idle end of the 27-44 mA range
   lightSleepMa: 0.8, // ESP32 datasheet: light sleep 0.8 mA
   deepSleepMa: 0.01, // ESP32 datasheet: deep sleep, RTC timer + memory, 10 uA
   connectedLightSleepMa: 2.33, // ESP-IDF "Low power mode in Wi-Fi scenarios": auto light sleep, DTIM 3

@@ -44,6 +44,7 @@ export class Scheduler {
   private busy = 0;
   private lastIoWall = -Infinity;
   private wake: (() => void) | undefined;
+  private watchers: { pending(): boolean; gaveUp(): void }[] = [];
   private stopped = false;
 
   constructor(options: SchedulerOptions = {}) {
@@ -84,6 +85,27 @@ export class Scheduler {
     this.lastIoWall = performance.now();
   }
 
+  /**
+   * Hold warp while `pending()` says bytes are still on their way through real
+   * sockets (for example sent by a device and not yet read by the broker), for at
+   * most `capMs` of wall time without I/O; then `gaveUp()` (the bytes were lost).
+   */
+  watch(pending: () => boolean, gaveUp: () => void, capMs = 200): void {
+    this.watchers.push({ pending, gaveUp });
+    this.watchCapMs = capMs;
+  }
+
+  private watchCapMs = 200;
+
+  private watched(wallNow: number): boolean {
+    for (const w of this.watchers) {
+      if (!w.pending()) continue;
+      if (wallNow - this.lastIoWall < this.watchCapMs) return true;
+      w.gaveUp();
+    }
+    return false;
+  }
+
   stop(): void {
     this.stopped = true;
     this.wake?.();
@@ -96,7 +118,7 @@ export class Scheduler {
     let drainStart: number | undefined;
     while (!this.stopped) {
       const wallNow = performance.now();
-      const hot = this.realtime || this.busy > 0 || wallNow - this.lastIoWall < this.quietMs;
+      const hot = this.realtime || this.busy > 0 || wallNow - this.lastIoWall < this.quietMs || this.watched(wallNow);
       if (hot) this.now = Math.min(until, this.now + (wallNow - wallMark), this.nextAt());
       wallMark = wallNow;
 
@@ -120,7 +142,7 @@ export class Scheduler {
       }
       if (hot) {
         const target = Math.min(until, next?.at ?? Infinity);
-        const ioLeft = this.busy > 0 || this.realtime ? Infinity : this.quietMs - (wallNow - this.lastIoWall);
+        const ioLeft = this.busy > 0 || this.realtime ? Infinity : Math.max(1, this.quietMs - (wallNow - this.lastIoWall));
         await this.sleepWall(Math.max(0, Math.min(target - this.now, ioLeft)));
         continue;
       }

@@ -340,7 +340,10 @@ export class DeviceHost {
         if (stream?.socket && !stream.closed) {
           this.bytesTx += m.body.length;
           this.meter.bytes(m.body.length, true);
-          if (this.options.realNetwork !== false) this.awaitReply(stream);
+          if (this.options.realNetwork !== false) {
+            if (expectsReply(m.body)) this.awaitReply(stream);
+            else this.scheduler.touchIo();
+          }
           stream.socket.write(m.body.slice());
         }
         return ok(m);
@@ -518,6 +521,18 @@ export class DeviceHost {
       },
     );
   }
+}
+
+/**
+ * Whether bytes the firmware wrote are likely to get an answer. A simulator
+ * heuristic over MQTT's first byte: QoS 0 PUBLISH, PUBACK, PUBCOMP and
+ * DISCONNECT are answered by nothing; everything else the device sends is.
+ */
+function expectsReply(bytes: Uint8Array): boolean {
+  const first = bytes[0];
+  const type = first >> 4;
+  if (type === 3) return (first & 0x06) !== 0; // PUBLISH: only QoS 1 and 2 are acknowledged
+  return type !== 4 && type !== 7 && type !== 14;
 }
 
 function ok(m: Message): Uint8Array {

@@ -49,6 +49,8 @@ export interface EndpointStats {
   /** Connections closed after 1.5 x the effective keepalive of silence. */
   keepaliveTimeouts: number;
   rejected: Record<LimitViolation, number>;
+  /** Plaintext MQTT bytes read from clients (lets a simulator wait until what it sent has arrived). */
+  bytesIn: number;
   /** Every accepted CONNECT's keepalive, as asked and as enforced (seconds). */
   keepalive: Array<{ clientId: string; requested: number; effective: number }>;
 }
@@ -145,6 +147,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     publishes: 0,
     takeovers: 0,
     keepaliveTimeouts: 0,
+    bytesIn: 0,
     rejected: Object.fromEntries(LIMIT_VIOLATIONS.map((v) => [v, 0])) as Record<LimitViolation, number>,
     keepalive: [],
   };
@@ -261,6 +264,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     const decoder = new PacketDecoder();
     let session: Session;
     const conn = new FilteredStream(secure, (chunk, sink) => {
+      stats.bytesIn += chunk.length;
       try {
         for (const frame of framer.feed(chunk)) {
           if (judge(session, decoder.decode(frame)) === 'pass') sink.pass(frame);

@@ -52,7 +52,7 @@ export class EnergyMeter {
     const p = this.profile;
     if (this.cpu === 'deep-sleep') return p.deepSleepMa;
     switch (this.radio) {
-      case 'off': return this.autoLightSleep ? p.lightSleepMa : p.cpuMa;
+      case 'off': return this.autoLightSleep ? p.lightSleepMa : p.cpuIdleMa;
       case 'joining': return p.rxMa;
       case 'associated':
         if (this.powerSave === 'none') return p.rxMa;

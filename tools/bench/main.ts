@@ -23,15 +23,25 @@ import { buildBundle, ROOT } from '../../test-sim/engine/bundle';
 import { XsEngine } from '../../test-sim/engine/xs';
 import { message, Op, withJson } from '../../hal/sim/wire';
 import { PAYLOAD_BYTES, type BenchOp, type CodecBenchReport } from './apps/mqtt-codec';
+import { runPolicies, type PolicyRow } from './policies';
+import { runSimulation } from '../../test-sim/sim';
+import { parseScenario } from '../../test-sim/scenarios/scenario';
 
 const HELP = `Usage: npm run bench -- [options]
 
-Measures the firmware in the real XS engine and prints one row per figure.
-Every figure is deterministic: XS meter units and heap slots, not time.
+Compares this firmware's policy ("adaptive") with re-creations of the clients
+you would otherwise pick, over the same seeded week of outages, energy profile
+and sampling, next to the physical floor; then the engine costs in XS and the
+MQTT codec's cost. Deterministic for a given --seed (simulated time, XS meter
+units and heap slots, never wall time).
 
 Options:
-  --seed N     seed of the generated inputs (default: 1)
-  --json       print one JSON object as the last line: {"mqtt": {...}}
+  --seed N     seed of the outage trace and every random choice (default: 1)
+  --days N     simulated days per policy (default: 7)
+  --fleet N    devices in the fleet-storm column (default: 1000; 0 skips it)
+  --only LIST  run only these parts, comma-separated: policies, engine, mqtt
+  --json       print one JSON object as the last line:
+               {"rows": [...], "adaptive_to_floor": x, "engine": {...}, "mqtt": {...}}
   -h, --help   this help
 `;
 
@@ -45,6 +55,8 @@ interface Row {
 
 interface BenchOptions {
   seed: number;
+  days: number;
+  fleet: number;
 }
 
 interface Section {
@@ -160,7 +172,45 @@ const mqtt: Section = {
 
 // ---------------------------------------------------------------- CLI
 
-const SECTIONS: Section[] = [mqtt];
+// ---------------------------------------------------------------- engine costs
+
+const engine: Section = {
+  name: 'engine',
+  title: 'Firmware in XS (6 simulated hours, default configuration, model broker, one fresh XS machine per wake)',
+  async run({ seed }) {
+    const { summary } = await runSimulation({ engine: 'xs', world: 'model', seed, scenario: parseScenario({ duration: '6h' }, 'bench-engine') });
+    const size = await build({
+      entryPoints: [join(ROOT, 'firmware/app/main.ts')], bundle: true, minify: true, format: 'esm', platform: 'neutral',
+      target: 'es2022', legalComments: 'none', write: false, logLevel: 'silent',
+    });
+    const bytes = size.outputFiles[0].contents;
+    const delivered = summary.samples_delivered ?? 0;
+    return [
+      { key: 'xs_compute_per_delivered_sample', label: 'compute per delivered sample', value: delivered ? Math.round(summary.xs_compute / delivered) : null, unit: 'XS meter units' },
+      { key: 'xs_peak_heap_slots', label: 'peak heap of one wake', value: summary.xs_peak_heap_slots, unit: 'XS heap slots' },
+      { key: 'firmware_code_bytes_min', label: 'firmware/ minified', value: bytes.length, unit: 'bytes' },
+      { key: 'firmware_code_bytes_min_gzip', label: 'firmware/ minified, gzip -9', value: gzipSync(bytes, { level: 9 }).length, unit: 'bytes' },
+      { key: 'samples_delivered', label: 'samples delivered in the run', value: delivered, unit: 'samples' },
+    ];
+  },
+};
+
+const SECTIONS: Section[] = [engine, mqtt];
+
+function policyTable(rows: PolicyRow[], ratio: number | null): string {
+  const cols: [keyof PolicyRow, string][] = [
+    ['energy_per_delivered_sample_mj', 'mJ/sample'], ['avg_ma', 'avg mA'], ['battery_days', 'days'],
+    ['handshakes_per_day', 'TLS/day'], ['bytes_per_day', 'bytes/day'], ['samples_lost', 'lost'], ['fleet_peak_connects_per_s', 'fleet peak/s'],
+  ];
+  const name = Math.max(...rows.map((r) => r.policy.length));
+  const fmt = (v: unknown) => (v === null ? 'n/a' : typeof v === 'number' ? v.toLocaleString('en', { maximumFractionDigits: 2 }) : String(v));
+  const width = cols.map(([k, label]) => Math.max(label.length, ...rows.map((r) => fmt(r[k]).length)));
+  const lines = [`${'policy'.padEnd(name)}  ${cols.map(([, label], i) => label.padStart(width[i])).join('  ')}`];
+  for (const r of rows) lines.push(`${r.policy.padEnd(name)}  ${cols.map(([k], i) => fmt(r[k]).padStart(width[i])).join('  ')}`);
+  lines.push('', ...rows.map((r) => `${r.policy}: ${r.recreates}`));
+  if (ratio !== null) lines.push('', `adaptive spends ${ratio}x the floor's energy per delivered sample`);
+  return `${lines.join('\n')}\n\n`;
+}
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n`);
@@ -172,6 +222,9 @@ function options() {
     return parseArgs({
       options: {
         seed: { type: 'string', default: '1' },
+        days: { type: 'string', default: '7' },
+        fleet: { type: 'string', default: '1000' },
+        only: { type: 'string', default: 'policies,engine,mqtt' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -203,14 +256,32 @@ async function main(): Promise<void> {
     return;
   }
   if (!/^\d+$/.test(args.seed!) || Number(args.seed) > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got "${args.seed}"`);
-  const bench: BenchOptions = { seed: Number(args.seed) };
+  if (!/^\d+$/.test(args.days!) || Number(args.days) < 1 || Number(args.days) > 60) fail(`--days must be an integer from 1 to 60, got "${args.days}"`);
+  if (!/^\d+$/.test(args.fleet!) || Number(args.fleet) > 10000) fail(`--fleet must be an integer from 0 to 10000, got "${args.fleet}"`);
+  const bench: BenchOptions = { seed: Number(args.seed), days: Number(args.days), fleet: Number(args.fleet) };
+  const tty = process.stderr.isTTY;
+  const started = performance.now();
+  const progress = (line: string) => {
+    if (tty) process.stderr.write(`\r\x1b[K[${((performance.now() - started) / 1000).toFixed(0)} s] ${line}`);
+  };
+  const only = args.only!.split(',').map((p) => p.trim());
+  const known = ['policies', ...SECTIONS.map((s) => s.name)];
+  const unknown = only.filter((p) => !known.includes(p));
+  if (unknown.length || only.length === 0) fail(`--only takes ${known.join(', ')}; got "${args.only}"`);
+  const policies = only.includes('policies') ? await runPolicies({ ...bench, onProgress: progress }) : undefined;
   const results: { section: Section; rows: Row[] }[] = [];
-  for (const section of SECTIONS) results.push({ section, rows: await section.run(bench) });
+  for (const section of SECTIONS.filter((s) => only.includes(s.name))) {
+    progress(section.title);
+    results.push({ section, rows: await section.run(bench) });
+  }
+  if (tty) process.stderr.write('\r\x1b[K');
   if (args.json) {
-    const json = Object.fromEntries(results.map(({ section, rows }) => [section.name, Object.fromEntries(rows.map((r) => [r.key, r.value]))]));
-    process.stdout.write(`${JSON.stringify(json)}\n`);
+    const sections = Object.fromEntries(results.map(({ section, rows }) => [section.name, Object.fromEntries(rows.map((r) => [r.key, r.value]))]));
+    const head = policies ? { rows: policies.rows, adaptive_to_floor: policies.adaptive_to_floor } : {};
+    process.stdout.write(`${JSON.stringify({ seed: bench.seed, days: bench.days, fleet: bench.fleet, ...head, ...sections })}\n`);
   } else {
-    process.stdout.write(table(results));
+    if (policies) process.stdout.write(policyTable(policies.rows, policies.adaptive_to_floor));
+    if (results.length) process.stdout.write(table(results));
   }
 }
 
