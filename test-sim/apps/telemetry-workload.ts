@@ -18,25 +18,10 @@
 import type { Flash } from '../../hal/types';
 import { TelemetryQueue, QueueError, type QueueOptions } from '../../firmware/telemetry/queue';
 
-/** mulberry32: small, seedable, the same in XS and Node. */
-export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next32(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  below(n: number): number {
-    return Math.floor((this.next32() / 4294967296) * n);
-  }
-  chance(percent: number): boolean {
-    return this.below(100) < percent;
-  }
-}
+/** The simulator's seeded generator, the same in XS and Node. */
+import { SeededRandom as Rng } from '../device/random';
+
+export { Rng };
 
 /** NOR flash in RAM (erase to 0xFF, writes AND), counting writes; for dry runs on the device. */
 export class MemFlash implements Flash {

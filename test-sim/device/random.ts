@@ -1,4 +1,7 @@
-/** Seeded PRNG (mulberry32): the simulator's entropy source, deterministic per `--seed`. */
+/**
+ * Seeded PRNG (mulberry32): the simulator's entropy source, deterministic per
+ * `--seed`. No Node APIs, so device-side test apps use it too.
+ */
 export class SeededRandom {
   private state: number;
 
@@ -17,6 +20,19 @@ export class SeededRandom {
   /** Uniform in [0, 1). */
   next(): number {
     return this.next32() / 4294967296;
+  }
+
+  /** Integer in 0..n-1 (n > 0). */
+  below(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  chance(percent: number): boolean {
+    return this.below(100) < percent;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[this.below(items.length)];
   }
 
   /** A derived generator, so adding draws in one place does not shift another. */

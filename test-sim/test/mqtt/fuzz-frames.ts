@@ -12,36 +12,9 @@ import type { Packet, QoS, SubackReturnCode } from '../../../firmware/mqtt/packe
 import { encode, sizeOf } from '../../../firmware/mqtt/codec';
 
 /** xorshift32: small, fast and identical on every engine. */
-export class Rng {
-  private state: number;
+import { SeededRandom as Rng } from '../../device/random';
 
-  constructor(seed: number) {
-    this.state = seed >>> 0 || 0x9e3779b9;
-  }
-
-  /** Uniform uint32. */
-  next(): number {
-    let x = this.state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.state = x >>> 0;
-    return this.state;
-  }
-
-  /** Integer in 0..n-1 (n > 0). */
-  below(n: number): number {
-    return this.next() % n;
-  }
-
-  chance(percent: number): boolean {
-    return this.below(100) < percent;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.below(items.length)];
-  }
-}
+export { Rng };
 
 export type FrameKind =
   | 'valid' | 'bit-flip' | 'truncate' | 'splice' | 'length-bytes' | 'insert' | 'delete'
@@ -79,7 +52,7 @@ export class FrameGenerator {
     }
     if (kind === 'random') {
       const bytes = new Uint8Array(rng.below(48));
-      for (let i = 0; i < bytes.length; i++) bytes[i] = rng.next() & 0xff;
+      for (let i = 0; i < bytes.length; i++) bytes[i] = rng.next32() & 0xff;
       return { kind, bytes };
     }
     const base = this.encode(this.packet());
@@ -109,7 +82,7 @@ export class FrameGenerator {
         const count = 1 + rng.below(5);
         const length = new Uint8Array(count);
         for (let i = 0; i < count; i++) {
-          length[i] = rng.chance(50) ? rng.pick([0x00, 0x7f, 0x80, 0xff, 0x01, 0x02]) : rng.next() & 0xff;
+          length[i] = rng.chance(50) ? rng.pick([0x00, 0x7f, 0x80, 0xff, 0x01, 0x02]) : rng.next32() & 0xff;
         }
         let old = 1;
         while (old < base.length && old < 5 && base[old] & 0x80) old++;
@@ -118,7 +91,7 @@ export class FrameGenerator {
       }
       case 'insert': {
         const at = rng.below(base.length + 1);
-        bytes = join(join(base.subarray(0, at), Uint8Array.of(rng.next() & 0xff)), base.subarray(at));
+        bytes = join(join(base.subarray(0, at), Uint8Array.of(rng.next32() & 0xff)), base.subarray(at));
         break;
       }
       case 'delete': {
@@ -137,7 +110,7 @@ export class FrameGenerator {
       default: {
         // 'concat': two or three valid packets, one byte of the middle one changed.
         const middle = this.encode(this.packet());
-        middle[rng.below(middle.length)] = rng.next() & 0xff;
+        middle[rng.below(middle.length)] = rng.next32() & 0xff;
         bytes = join(join(base, middle), rng.chance(50) ? this.encode(this.packet()) : new Uint8Array(0));
         break;
       }
@@ -243,7 +216,7 @@ export class FrameGenerator {
     const rng = this.rng;
     const n = rng.chance(75) ? rng.below(17) : rng.chance(90) ? rng.below(200) : rng.below(1200);
     const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = rng.next() & 0xff;
+    for (let i = 0; i < n; i++) b[i] = rng.next32() & 0xff;
     return b;
   }
 }
