@@ -9,6 +9,7 @@ import { loadScenario, UsageError } from '../scenarios/scenario';
 import { formatDuration, parseDuration } from './duration';
 import type { ExternalEndpoint } from '../net/world';
 import { runFleet } from '../fleet';
+import { reportDirProblem, writeReport } from '../report/report';
 
 const HELP = `Usage: npm run sim -- [options]
 
@@ -38,7 +39,12 @@ Options:
                        fleet-outage), once with full-jitter backoff and once
                        with a no-jitter baseline; reports connects per second
                        and time to recovery for both
-  --json               print one JSON summary object as the last line
+  --json               print one JSON summary object as the last line (the
+                       report's path then goes to stderr)
+  --report DIR         write report.html and report.json (timeline of link
+                       state, radio, current, energy, deliveries) into DIR
+                       (default: the current directory)
+  --no-report          do not write the report
   -h, --help           this help
 `;
 
@@ -65,6 +71,8 @@ function options() {
         cert: { type: 'string' },
         key: { type: 'string' },
         thing: { type: 'string' },
+        report: { type: 'string' },
+        'no-report': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -100,6 +108,9 @@ async function main(): Promise<void> {
     durationMs = parseDuration(args.duration);
     if (durationMs === undefined) fail(`--duration must look like 90s, 10m, 24h or 7d, got "${args.duration}"`);
   }
+  if (args.report !== undefined && args['no-report']) fail('--report and --no-report do not go together');
+  const reportProblem = args.report !== undefined && (args.fleet !== undefined ? '--report goes with a single run, not --fleet' : reportDirProblem(args.report));
+  if (reportProblem) fail(reportProblem);
   if (args.fleet !== undefined) return fleet(args);
   const scenario = loadScenario(args.scenario!);
   let world: ExternalEndpoint | undefined;
@@ -129,8 +140,14 @@ async function main(): Promise<void> {
       : undefined,
   });
   if (tty) process.stderr.write('\r\x1b[K');
-  if (args.json) process.stdout.write(`${JSON.stringify(result.summary)}\n`);
-  else process.stdout.write(`${summaryLines(result.summary).join('\n')}\n`);
+  const report = args['no-report'] ? undefined : writeReport(result, { dir: args.report ?? '.', description: scenario.description });
+  if (args.json) {
+    // The JSON stays the only and last line on stdout.
+    if (report) process.stderr.write(`report: ${report.html}\n`);
+    process.stdout.write(`${JSON.stringify(result.summary)}\n`);
+  } else {
+    process.stdout.write(`${[...summaryLines(result.summary), ...(report ? [`report: ${report.html}`] : [])].join('\n')}\n`);
+  }
 }
 
 async function fleet(args: ReturnType<typeof options>): Promise<void> {
