@@ -176,6 +176,17 @@ export class DeviceHost {
     return this.lastInspect!;
   }
 
+  /** The one pending power-up: a new one (a power cut during deep sleep) replaces the old wake. */
+  private pendingBoot: TimerHandle | undefined;
+
+  private scheduleBoot(ms: number, reason: 'power-on' | 'deep-sleep' | 'crash'): void {
+    this.pendingBoot?.cancel();
+    this.pendingBoot = this.scheduler.after(ms, () => {
+      this.pendingBoot = undefined;
+      return this.boot(reason);
+    });
+  }
+
   /** Cut the power now: RAM and RTC memory are lost, flash is kept. */
   async powerCut(rebootAfterMs: number): Promise<void> {
     this.powerCuts++;
@@ -183,7 +194,7 @@ export class DeviceHost {
     this.retained = undefined;
     this.synced = false;
     await this.halt();
-    this.scheduler.after(rebootAfterMs, () => this.boot('power-on'));
+    this.scheduleBoot(rebootAfterMs, 'power-on');
   }
 
   async shutdown(): Promise<void> {
@@ -204,7 +215,7 @@ export class DeviceHost {
         this.retained = undefined;
         this.synced = false;
         await this.halt();
-        this.scheduler.after(this.latency.bootMs, () => this.boot('power-on'));
+        this.scheduleBoot(this.latency.bootMs, 'power-on');
         return;
       }
       if (error instanceof FirmwareError) {
@@ -212,7 +223,7 @@ export class DeviceHost {
         this.record('device.crash', { message: error.message.split('\n')[0] });
         this.synced = false;
         await this.halt();
-        this.scheduler.after(this.latency.bootMs, () => this.boot('crash'));
+        this.scheduleBoot(this.latency.bootMs, 'crash');
         return;
       }
       throw error;
@@ -222,7 +233,7 @@ export class DeviceHost {
       await this.inspect().catch(() => undefined);
       this.record('device.deep-sleep', { ms });
       await this.halt();
-      this.scheduler.after(ms + this.latency.bootMs, () => this.boot('deep-sleep'));
+      this.scheduleBoot(ms + this.latency.bootMs, 'deep-sleep');
     }
   }
 
