@@ -3,7 +3,7 @@
  * User mistakes print one line and exit 2; the last stdout line with --json is
  * one JSON object.
  */
-import { parseArgs } from 'node:util';
+import { exitUsage, parseOptions } from '../../tools/cli';
 import { runSimulation, type SimSummary } from '../sim';
 import { loadScenario, UsageError } from '../scenarios/scenario';
 import { formatDuration, parseDuration } from './duration';
@@ -49,38 +49,29 @@ Options:
 `;
 
 function fail(message: string): never {
-  process.stderr.write(`sim: ${message}\n`);
-  process.exit(2);
+  return exitUsage('sim', message);
 }
 
 function options() {
-  try {
-    return parseArgs({
-      options: {
-        engine: { type: 'string', default: 'xs' },
-        scenario: { type: 'string', default: 'default' },
-        duration: { type: 'string' },
-        seed: { type: 'string', default: '1' },
-        realtime: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        fleet: { type: 'string' },
-        state: { type: 'string' },
-        endpoint: { type: 'string' },
-        'server-name': { type: 'string' },
-        ca: { type: 'string' },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        thing: { type: 'string' },
-        report: { type: 'string' },
-        'no-report': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    fail(`${(error as Error).message.split('\n')[0]} (see --help)`);
-  }
+  return parseOptions('sim', {
+    engine: { type: 'string', default: 'xs' },
+    scenario: { type: 'string', default: 'default' },
+    duration: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    realtime: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    fleet: { type: 'string' },
+    state: { type: 'string' },
+    endpoint: { type: 'string' },
+    'server-name': { type: 'string' },
+    ca: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    thing: { type: 'string' },
+    report: { type: 'string' },
+    'no-report': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
 }
 
 function summaryLines(s: SimSummary): string[] {

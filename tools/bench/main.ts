@@ -15,7 +15,7 @@
  * User mistakes print one line and exit 2; with --json the last stdout line is
  * one JSON object, `{ "<section>": { "<key>": number | null, ... }, ... }`.
  */
-import { parseArgs } from 'node:util';
+import { exitUsage, parseOptions } from '../cli';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -213,27 +213,18 @@ function policyTable(rows: PolicyRow[], ratio: number | null): string {
 }
 
 function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(2);
+  return exitUsage('bench', message);
 }
 
 function options() {
-  try {
-    return parseArgs({
-      options: {
-        seed: { type: 'string', default: '1' },
-        days: { type: 'string', default: '7' },
-        fleet: { type: 'string', default: '1000' },
-        only: { type: 'string', default: 'policies,engine,mqtt' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    fail(`${(error as Error).message.split('\n')[0]} (see --help)`);
-  }
+  return parseOptions('bench', {
+    seed: { type: 'string', default: '1' },
+    days: { type: 'string', default: '7' },
+    fleet: { type: 'string', default: '1000' },
+    only: { type: 'string', default: 'policies,engine,mqtt' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
 }
 
 function table(results: { section: Section; rows: Row[] }[]): string {
