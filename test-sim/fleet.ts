@@ -25,13 +25,18 @@ export interface FleetSummary {
   baseline_connects_per_s: number[];
 }
 
+/** Connection attempts per second in [from, to], from the sorted attempt times of a run. */
+export function connectsPerSecond(connectTimes: readonly number[], from: number, to: number): number[] {
+  const perSecond = new Array(Math.max(1, Math.ceil((to - from) / 1000) + 1)).fill(0);
+  for (const t of connectTimes) if (t >= from && t <= to) perSecond[Math.floor((t - from) / 1000)]++;
+  return perSecond;
+}
+
 function analyse(result: SimResult, outageEnd: number, devices: number): FleetRun {
   const online = new Map<number, number>();
   for (const e of result.events) if (e.event === 'mqtt.connected' && e.t >= outageEnd && !online.has(e.device)) online.set(e.device, e.t);
   const recovered = online.size === devices ? Math.max(...online.values()) : undefined;
-  const end = recovered ?? result.summary.simulated_ms;
-  const perSecond = new Array(Math.max(1, Math.ceil((end - outageEnd) / 1000) + 1)).fill(0);
-  for (const t of result.connectTimes) if (t >= outageEnd && t <= end) perSecond[Math.floor((t - outageEnd) / 1000)]++;
+  const perSecond = connectsPerSecond(result.connectTimes, outageEnd, recovered ?? result.summary.simulated_ms);
   return {
     peak_connects_per_s: Math.max(...perSecond),
     recovery_s: recovered === undefined ? null : Math.round((recovered - outageEnd) / 100) / 10,

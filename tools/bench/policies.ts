@@ -12,6 +12,7 @@
  * TLS and real brokers.
  */
 import { runSimulation, type SimSummary } from '../../test-sim/sim';
+import { connectsPerSecond } from '../../test-sim/fleet';
 import { loadScenario, type Fault, type Scenario } from '../../test-sim/scenarios/scenario';
 import { outageTrace } from '../../test-sim/scenarios/trace';
 import { ENERGY_PROFILES, onlineUploadCharge, type EnergyProfile } from '../../firmware/link/energy';
@@ -108,13 +109,7 @@ async function fleetPeak(policy: Policy, options: PolicyBenchOptions): Promise<n
     engine: 'node', world: 'model', seed: options.seed, app: policy.app, autoLightSleep: policy.autoLightSleep,
     scenario: { ...scenario, config },
   });
-  const perSecond = new Map<number, number>();
-  for (const t of result.connectTimes) {
-    if (t < end) continue;
-    const s = Math.floor((t - end) / 1000);
-    perSecond.set(s, (perSecond.get(s) ?? 0) + 1);
-  }
-  return Math.max(0, ...perSecond.values());
+  return Math.max(0, ...connectsPerSecond(result.connectTimes, end, result.summary.simulated_ms));
 }
 
 /** Share of the run during which the broker could be reached (no Wi-Fi or broker fault active). */
