@@ -13,7 +13,7 @@ import { encode } from '../../firmware/mqtt/codec';
 import { MqttDecoder } from '../../firmware/mqtt/decoder';
 import { MqttError } from '../../firmware/mqtt/errors';
 import type { Packet } from '../../firmware/mqtt/packets';
-import { FrameGenerator } from '../test/mqtt/fuzz-frames';
+import { FrameGenerator, pushInPieces } from '../test/mqtt/fuzz-frames';
 
 export interface FuzzReport {
   done: boolean;
@@ -123,17 +123,7 @@ export function mqttFuzz(hal: Hal, raw: unknown): AppHandle {
       decoder.reset();
       poisoned = false;
     }
-    const b = frame.bytes;
-    const mode = rng.below(100);
-    if (mode < 3) {
-      for (let i = 0; i < b.length; i++) push(b.subarray(i, i + 1));
-    } else if (mode < 60) {
-      push(b);
-    } else {
-      const cut = rng.below(b.length + 1);
-      push(b.subarray(0, cut));
-      push(b.subarray(cut));
-    }
+    pushInPieces(frame.bytes, rng, push);
   }
 
   function slice(): void {

@@ -227,3 +227,20 @@ function join(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(b, a.length);
   return out;
 }
+
+/**
+ * Push one frame the way a network would deliver it: byte by byte (3 %), whole
+ * (57 %), or split at a random point (40 %).
+ */
+export function pushInPieces(bytes: Uint8Array, rng: Rng, push: (chunk: Uint8Array) => void): void {
+  const mode = rng.below(100);
+  if (mode < 3) {
+    for (let i = 0; i < bytes.length; i++) push(bytes.subarray(i, i + 1));
+  } else if (mode < 60) {
+    push(bytes);
+  } else {
+    const cut = rng.below(bytes.length + 1);
+    push(bytes.subarray(0, cut));
+    push(bytes.subarray(cut));
+  }
+}

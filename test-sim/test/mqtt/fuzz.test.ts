@@ -7,7 +7,7 @@ import type { Packet } from '../../../firmware/mqtt/packets';
 import { MqttError, describeErrorKind } from '../../../firmware/mqtt/errors';
 import { encode, sizeOf } from '../../../firmware/mqtt/codec';
 import { MqttDecoder } from '../../../firmware/mqtt/decoder';
-import { FrameGenerator } from './fuzz-frames';
+import { FrameGenerator, pushInPieces } from './fuzz-frames';
 
 const FRAMES = 1_000_000;
 const SEED = 0x6d717474; // "mqtt"
@@ -77,17 +77,7 @@ test(`the decoder survives ${FRAMES.toLocaleString('en')} random and mutated fra
       poisonedBy = undefined;
     }
 
-    const b = frame.bytes;
-    const mode = rng.below(100);
-    if (mode < 3) {
-      for (let i = 0; i < b.length; i++) push(b.subarray(i, i + 1));
-    } else if (mode < 60) {
-      push(b);
-    } else {
-      const cut = rng.below(b.length + 1);
-      push(b.subarray(0, cut));
-      push(b.subarray(cut));
-    }
+    pushInPieces(frame.bytes, rng, push);
   }
   const ms = performance.now() - started;
 
