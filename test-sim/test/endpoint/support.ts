@@ -7,6 +7,7 @@ import { generate, parser, type Packet } from 'mqtt-packet';
 import type { LocalEndpoint } from '../../endpoint/endpoint';
 import { AWS_MQTT_ALPN } from '../../../tools/provision/defaults';
 import type { Pki } from '../../../tools/provision/pki';
+import type { SecureSocketOptions } from '../../net/secure';
 
 /** A clock the test moves by hand; pass `clock.now` as the endpoint's `now`. */
 export function manualClock(start = 1_000_000) {
@@ -117,4 +118,19 @@ export class MqttTestClient {
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The device's side of a TLS session to `endpoint` with the PKI's first device, as the firmware opens it. */
+export function deviceSocketOptions(pki: Pki, endpoint: { host: string; port: number }, overrides: Partial<SecureSocketOptions> = {}): SecureSocketOptions {
+  return {
+    host: endpoint.host,
+    port: endpoint.port,
+    serverName: pki.endpointName,
+    alpn: [AWS_MQTT_ALPN],
+    ca: pki.rootCa,
+    cert: pki.devices[0].cert,
+    key: pki.devices[0].key,
+    timeoutMs: 3000,
+    ...overrides,
+  };
 }

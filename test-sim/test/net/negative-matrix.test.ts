@@ -10,6 +10,7 @@ import { createLocalEndpoint, type LocalEndpointOptions } from '../../endpoint/e
 import { openSecureSocket, type SecureSocketOptions } from '../../net/secure';
 import { generateDevPki, type Pki } from '../../../tools/provision/pki';
 import type { LinkError, LinkErrorCategory } from '../../../hal/types';
+import { deviceSocketOptions } from '../endpoint/support';
 
 let pki: Pki;
 before(async () => {
@@ -36,17 +37,7 @@ async function attempt(
       let connected = false;
       let bytes = 0;
       const socket = openSecureSocket(
-        {
-          host: endpoint.host,
-          port: endpoint.port,
-          serverName: pki.endpointName,
-          alpn: ['x-amzn-mqtt-ca'],
-          ca: pki.rootCa,
-          cert: pki.devices[0].cert,
-          key: pki.devices[0].key,
-          timeoutMs: 3000,
-          ...clientOptions(pki),
-        },
+        deviceSocketOptions(pki, endpoint, clientOptions(pki)),
         {
           onConnect() {
             connected = true;

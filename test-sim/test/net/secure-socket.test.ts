@@ -12,6 +12,7 @@ import { findMosquitto, MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker 
 import { openSecureSocket, TlsSessionCache, type SecureConnectInfo, type SecureSocket, type SecureSocketOptions } from '../../net/secure';
 import { generateDevPki, type Pki } from '../../../tools/provision/pki';
 import type { LinkError } from '../../../hal/types';
+import { deviceSocketOptions } from '../endpoint/support';
 
 let pki: Pki;
 let endpoint: LocalEndpoint;
@@ -25,17 +26,7 @@ after(async () => {
 });
 
 function options(overrides: Partial<SecureSocketOptions> = {}): SecureSocketOptions {
-  return {
-    host: endpoint.host,
-    port: endpoint.port,
-    serverName: pki.endpointName,
-    alpn: ['x-amzn-mqtt-ca'],
-    ca: pki.rootCa,
-    cert: pki.devices[0].cert,
-    key: pki.devices[0].key,
-    timeoutMs: 3000,
-    ...overrides,
-  };
+  return deviceSocketOptions(pki, endpoint, overrides);
 }
 
 interface Session {
