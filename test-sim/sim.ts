@@ -121,7 +121,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
 
   const worldOption = options.world ?? 'local';
   const world = worldOption === 'local'
-    ? await localWorld(scheduler, { devices: scenario.devices })
+    ? await localWorld(scheduler)
     : worldOption === 'model' ? await modelWorld()
       : typeof worldOption === 'function' ? await worldOption(scheduler) : externalWorld(worldOption);
   const config = { ...world.deviceConfig, ...scenario.config };
@@ -138,7 +138,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       random: random.fork(index),
       flash: new SimFlash({ byteLength: 64 * 1024, blockSize: 4096, path: stateDir && join(stateDir, `flash-${index}.bin`) }),
       wifi: { joinColdMs: energy.joinColdMs, joinHintMs: energy.joinHintMs, joinTimeoutMs: 3000 },
-      credentialsDir: world.credentialsDir,
+      credentials: world.credentials,
       resolve: world.resolve,
       epochMs: stateDir ? Date.now() : Date.UTC(2026, 0, 1),
       energy,

@@ -4,8 +4,6 @@
  * clock, timers, entropy, log, Wi-Fi, TLS streams, flash, RTC memory, deep sleep
  * and the sensor. Every happening is a task on the shared Scheduler.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { LinkError, WifiHint } from '../../hal/types';
 import { HEADER, Op, bodyJson, bodyView, message, parse, withBody, withJson, type Message } from '../../hal/sim/wire';
 import type { Scheduler, TimerHandle } from '../clock/scheduler';
@@ -39,8 +37,8 @@ export interface DeviceHostOptions {
   random: SeededRandom;
   flash: SimFlash;
   wifi: WifiTiming;
-  /** Directory holding the credential files the firmware names. */
-  credentialsDir: string;
+  /** The credential files the firmware names (its flashed resources), text by name. */
+  credentials: Readonly<Record<string, string>>;
   /** Host name to TCP address, so a simulated endpoint name can reach a loopback port. */
   resolve(host: string, port: number): { host: string; port: number } | undefined;
   /** Wall clock (epoch ms) at simulation start. */
@@ -464,18 +462,13 @@ export class DeviceHost {
       this.post(() => fail({ category: 'dns', message: `cannot resolve ${options.host}` }));
       return;
     }
-    let credentials: { ca: string; cert: string; key: string };
-    try {
-      const dir = this.options.credentialsDir;
-      credentials = {
-        ca: readFileSync(join(dir, options.credentials.ca), 'utf8'),
-        cert: readFileSync(join(dir, options.credentials.certificate), 'utf8'),
-        key: readFileSync(join(dir, options.credentials.key), 'utf8'),
-      };
-    } catch (error) {
-      this.post(() => fail({ category: 'tls-handshake', message: `credential file missing: ${(error as NodeJS.ErrnoException).path ?? error}` }));
+    const files = this.options.credentials;
+    const missing = [options.credentials.ca, options.credentials.certificate, options.credentials.key].find((name) => !Object.hasOwn(files, name));
+    if (missing !== undefined) {
+      this.post(() => fail({ category: 'tls-handshake', message: `credential file missing: ${missing}` }));
       return;
     }
+    const credentials = { ca: files[options.credentials.ca], cert: files[options.credentials.certificate], key: files[options.credentials.key] };
     const started = this.scheduler.now;
     const modelled = this.latency.tlsHandshakeMs;
     const generation = this.generation;

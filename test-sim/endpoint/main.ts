@@ -8,7 +8,7 @@
  */
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AWS_MQTT_ALPN, DEFAULT_DEV_PKI_DIR, generateDevPki, hasDevPki, readDevPki } from '../../tools/provision/pki';
+import { AWS_MQTT_ALPN, DEFAULT_DEV_PKI_DIR, ensureDevPki } from '../../tools/provision/pki';
 import { createLocalEndpoint, DEFAULT_ENDPOINT_PORT } from './endpoint';
 
 const HELP = `usage: npm run endpoint -- [--port N] [--host ADDR] [--pki DIR] [--quiet]
@@ -51,11 +51,7 @@ async function main(): Promise<void> {
   const port = values.port === undefined ? DEFAULT_ENDPOINT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port "${values.port}" is not a port number`, 'pass 0..65535');
   const dir = resolve(values.pki ?? DEFAULT_DEV_PKI_DIR);
-  if (!(await hasDevPki(dir))) {
-    process.stderr.write(`endpoint: no dev PKI in ${dir}, making one\n`);
-    await generateDevPki({ out: dir });
-  }
-  const pki = await readDevPki(dir);
+  const pki = await ensureDevPki(dir, { onMake: (why) => process.stderr.write(`endpoint: making a dev PKI in ${dir} (${why})\n`) });
   const quiet = values.quiet === true;
   let endpoint;
   try {

@@ -5,10 +5,10 @@
  * an external endpoint given on the command line.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { createLocalEndpoint, type LocalEndpoint } from '../endpoint/endpoint';
-import { DEFAULT_DEV_PKI_DIR, generateDevPki, hasDevPki, readDevPki, writeDevPki, type Pki } from '../../tools/provision/pki';
+import { DEFAULT_DEV_PKI_DIR, devPkiTextFiles, ensureDevPki, type Pki } from '../../tools/provision/pki';
 import { UsageError } from '../scenarios/scenario';
 import type { Scheduler } from '../clock/scheduler';
 import { ROOT } from '../engine/bundle';
@@ -28,7 +28,13 @@ export interface World {
   /** The endpoint name the firmware should use. */
   endpointName: string;
   resolve(host: string, port: number): { host: string; port: number } | undefined;
-  credentialsDir: string;
+  /**
+   * The text of each credential file the firmware may name (`credentials.ca`,
+   * `.certificate`, `.key`), by name. A snapshot taken when the world was made,
+   * as a device's flashed resources are: files that change on disk later (another
+   * process remaking the dev PKI) cannot change a running simulation.
+   */
+  credentials: Readonly<Record<string, string>>;
   /** Config the firmware needs to reach this world (merged under the scenario's config). */
   deviceConfig: Record<string, unknown>;
   endpoint?: LocalEndpoint;
@@ -43,26 +49,14 @@ export interface World {
   close(): Promise<void>;
 }
 
-function expired(pki: Pki): boolean {
-  const soon = Date.now() + 24 * 3_600_000;
-  return [pki.endpoint.cert, pki.devices[0].cert].some((pem) => Date.parse(new X509Certificate(pem).validTo) < soon);
-}
-
 /** The dev PKI in `.state/dev-pki`, made (or remade when it is about to expire) on first use. */
-export async function devPki(dir = join(ROOT, DEFAULT_DEV_PKI_DIR), devices = 1): Promise<Pki> {
-  if (await hasDevPki(dir)) {
-    const pki = await readDevPki(dir);
-    if (!expired(pki) && pki.devices.length >= devices) return pki;
-  }
-  const pki = await generateDevPki({ devices });
-  await writeDevPki(pki, dir);
-  return pki;
+export function devPki(dir = join(ROOT, DEFAULT_DEV_PKI_DIR)): Promise<Pki> {
+  return ensureDevPki(dir);
 }
 
 /** The local endpoint on loopback, on the simulator's virtual clock. */
-export async function localWorld(scheduler: Scheduler, options: { pkiDir?: string; devices?: number; port?: number } = {}): Promise<World> {
-  const dir = options.pkiDir ?? join(ROOT, DEFAULT_DEV_PKI_DIR);
-  const pki = await devPki(dir, options.devices ?? 1);
+export async function localWorld(scheduler: Scheduler, options: { pkiDir?: string; port?: number } = {}): Promise<World> {
+  const pki = await devPki(options.pkiDir);
   const endpoint = await createLocalEndpoint({ pki, port: options.port, now: () => scheduler.now, sweepIntervalMs: 0 });
   const proxy = await FaultProxy.start({ host: endpoint.host, port: endpoint.port });
   const deliveries = createDeliveryRecord();
@@ -80,7 +74,7 @@ export async function localWorld(scheduler: Scheduler, options: { pkiDir?: strin
   return {
     endpointName: pki.endpointName,
     resolve: (host, port) => (host === pki.endpointName && port === 443 ? { host: '127.0.0.1', port: proxy.port } : undefined),
-    credentialsDir: dir,
+    credentials: devPkiTextFiles(pki),
     deviceConfig: { endpoint: pki.endpointName, port: 443, thing: pki.devices[0].thing },
     endpoint,
     proxy,
@@ -105,7 +99,7 @@ export interface ExternalEndpoint {
 
 /**
  * A real broker elsewhere (`--endpoint HOST:PORT --ca --cert --key`): the files
- * are copied into a private directory under .state so the firmware can name them.
+ * are read once and the firmware names them `ca.pem`, `device.pem`, `device.key`.
  */
 export function externalWorld(options: ExternalEndpoint): World {
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(options.address);
@@ -114,15 +108,14 @@ export function externalWorld(options: ExternalEndpoint): World {
   }
   const host = match[1].replace(/^\[|\]$/g, '');
   const port = Number(match[2]);
-  const dir = join(ROOT, '.state', 'external-credentials');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const names: Record<'ca' | 'cert' | 'key', string> = { ca: 'ca.pem', cert: 'device.pem', key: 'device.key' };
+  const credentials: Record<string, string> = {};
   for (const what of ['ca', 'cert', 'key'] as const) {
     const path = resolvePath(options[what]);
     if (!existsSync(path)) throw new UsageError(`--${what} ${options[what]}: no such file`);
     const text = readFileSync(path, 'utf8');
     if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new UsageError(`--${what} ${options[what]} is not a PEM file`);
-    writeFileSync(join(dir, names[what]), text, { mode: 0o600 });
+    credentials[names[what]] = text;
   }
   let thing = options.thing;
   if (!thing) {
@@ -132,7 +125,7 @@ export function externalWorld(options: ExternalEndpoint): World {
   return {
     endpointName: host,
     resolve: (h, p) => (h === host && p === port ? { host, port } : undefined),
-    credentialsDir: dir,
+    credentials,
     deviceConfig: {
       endpoint: host,
       port,
@@ -146,14 +139,13 @@ export function externalWorld(options: ExternalEndpoint): World {
 
 /** Fleets: the model broker in-process (see model-broker.ts), with the dev PKI for the credential names. */
 export async function modelWorld(): Promise<World> {
-  const dir = join(ROOT, DEFAULT_DEV_PKI_DIR);
-  const pki = await devPki(dir);
+  const pki = await devPki();
   const deliveries = createDeliveryRecord();
   const broker = new ModelBroker((topic, payload) => deliveries.receive(topic, payload));
   return {
     endpointName: pki.endpointName,
     resolve: (host, port) => (host === pki.endpointName && port === 443 ? { host: '127.0.0.1', port: broker.port } : undefined),
-    credentialsDir: dir,
+    credentials: devPkiTextFiles(pki),
     deviceConfig: { endpoint: pki.endpointName, port: 443, thing: pki.devices[0].thing },
     proxy: broker,
     openSecureSocket: broker.open,

@@ -88,14 +88,14 @@ async function devPki(args: string[]): Promise<void> {
   }
   const devices = positiveInt(values.devices as string | undefined, '--devices', 1, 100);
   const validityDays = positiveInt(values.days as string | undefined, '--days', 30, 3650);
-  const { generateDevPki } = await import('./pki'); // @peculiar/x509 is slow to load; import does not need it
+  const { generateDevPki, replaceDevPki } = await import('./pki'); // @peculiar/x509 is slow to load; import does not need it
   const pki = await generateDevPki({
-    out,
     endpointName,
     devices,
     validityDays,
     onProgress: (step) => process.stderr.write(`provision: generating ${step}\n`),
   });
+  pki.files = await replaceDevPki(pki, out);
   for (const file of pki.files) process.stdout.write(`wrote ${file}\n`);
   process.stdout.write(`endpoint ${pki.endpointName}, things ${pki.devices.map((d) => d.thing).join(', ')}\n`);
 }

@@ -14,11 +14,12 @@ import 'reflect-metadata';
 import { webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
-import { access, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { lock } from 'proper-lockfile';
 import * as x509 from '@peculiar/x509';
 import { DEFAULT_ENDPOINT_NAME } from './defaults';
-import { pemToDer, splitPemCertificates, writeSecureAware } from './pem';
+import { issuedBy, pemToDer, splitPemCertificates, writeSecureAware } from './pem';
 
 x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
 
@@ -188,44 +189,148 @@ export async function generateDevPki(options: DevPkiOptions = {}): Promise<Pki> 
   return pki;
 }
 
+/** One file of a dev PKI directory, by its name relative to the directory. */
+export interface PkiFile {
+  name: string;
+  data: string | Uint8Array;
+  kind: 'public' | 'secret';
+}
+
 /**
- * Writes the PEM set for host tools, the DER set for Moddable resources
- * (`ca.der`, `device.der`, `device.key.der`), and the negative material under
- * `negative/`. Returns the paths written.
+ * The files of a dev PKI directory: the PEM set for host tools, the DER set for
+ * Moddable resources (`ca.der`, `device.der`, `device.key.der`), and the
+ * negative material under `negative/`.
  */
-export async function writeDevPki(pki: Pki, dir: string): Promise<string[]> {
-  const files: Array<[string, string | Uint8Array, 'public' | 'secret']> = [
-    ['root-ca.pem', pki.rootCa, 'public'],
-    ['intermediate-ca.pem', pki.intermediateCa, 'public'],
-    ['endpoint-chain.pem', pki.endpoint.chain, 'public'],
-    ['endpoint.key', pki.endpoint.key, 'secret'],
-    ['ca.der', pemToDer(pki.rootCa), 'public'],
+export function devPkiFiles(pki: Pki): PkiFile[] {
+  const files: PkiFile[] = [
+    { name: 'root-ca.pem', data: pki.rootCa, kind: 'public' },
+    { name: 'intermediate-ca.pem', data: pki.intermediateCa, kind: 'public' },
+    { name: 'endpoint-chain.pem', data: pki.endpoint.chain, kind: 'public' },
+    { name: 'endpoint.key', data: pki.endpoint.key, kind: 'secret' },
+    { name: 'ca.der', data: pemToDer(pki.rootCa), kind: 'public' },
   ];
   pki.devices.forEach((device, i) => {
     const base = i === 0 ? 'device' : `device-${i + 1}`;
     files.push(
-      [`${base}.pem`, device.cert, 'public'],
-      [`${base}.key`, device.key, 'secret'],
-      [`${base}.der`, pemToDer(device.cert), 'public'],
-      [`${base}.key.der`, pemToDer(device.key), 'secret'],
+      { name: `${base}.pem`, data: device.cert, kind: 'public' },
+      { name: `${base}.key`, data: device.key, kind: 'secret' },
+      { name: `${base}.der`, data: pemToDer(device.cert), kind: 'public' },
+      { name: `${base}.key.der`, data: pemToDer(device.key), kind: 'secret' },
     );
   });
   const n = pki.negative;
   files.push(
-    ['negative/expired-endpoint-chain.pem', n.expiredEndpoint.chain, 'public'],
-    ['negative/other-name-endpoint-chain.pem', n.otherNameEndpoint.chain, 'public'],
-    ['negative/other-root-ca.pem', n.otherRootCa, 'public'],
-    ['negative/other-ca-device.pem', n.otherCaDevice.cert, 'public'],
+    { name: 'negative/expired-endpoint-chain.pem', data: n.expiredEndpoint.chain, kind: 'public' },
+    { name: 'negative/other-name-endpoint-chain.pem', data: n.otherNameEndpoint.chain, kind: 'public' },
+    { name: 'negative/other-root-ca.pem', data: n.otherRootCa, kind: 'public' },
+    { name: 'negative/other-ca-device.pem', data: n.otherCaDevice.cert, kind: 'public' },
   );
+  return files;
+}
 
+/** The text files of a dev PKI by name: what a simulated device's credential names resolve to. */
+export function devPkiTextFiles(pki: Pki): Record<string, string> {
+  const text: Record<string, string> = {};
+  for (const file of devPkiFiles(pki)) if (typeof file.data === 'string') text[file.name] = file.data;
+  return text;
+}
+
+/** Writes `devPkiFiles(pki)` into `dir` (keys 0600). Returns the paths written. */
+export async function writeDevPki(pki: Pki, dir: string): Promise<string[]> {
   await mkdir(join(dir, 'negative'), { recursive: true, mode: 0o700 });
   const written: string[] = [];
-  for (const [name, data, kind] of files) {
+  for (const { name, data, kind } of devPkiFiles(pki)) {
     const path = join(dir, name);
     await writeSecureAware(path, data, kind);
     written.push(path);
   }
   return written;
+}
+
+/** True when the PKI expires within a day (or has expired). */
+function expiresSoon(pki: Pki): boolean {
+  const soon = Date.now() + DAY_MS;
+  return [pki.endpoint.cert, ...pki.devices.map((d) => d.cert)].some((pem) => Date.parse(new NodeX509(pem).validTo) < soon);
+}
+
+/** The files read belong to one PKI (not half of one being replaced while it was read). */
+function consistent(pki: Pki): boolean {
+  return (
+    pki.devices.length > 0 &&
+    issuedBy(pki.endpoint.cert, pki.intermediateCa) &&
+    issuedBy(pki.intermediateCa, pki.rootCa) &&
+    pki.devices.every((d) => issuedBy(d.cert, pki.rootCa))
+  );
+}
+
+/**
+ * The dev PKI in `dir`, made (or remade, when it expires within a day or has
+ * fewer than `devices` device certificates) if needed. Safe when several
+ * processes call it at once, as parallel tests do: making is serialised by a
+ * lock file (`<dir>.lock`), and a new PKI is written beside `dir` and renamed
+ * into place, so a reader sees a whole PKI or none. A remade PKI keeps at least
+ * as many device certificates as the one it replaces.
+ */
+export async function ensureDevPki(dir: string, options: { devices?: number; onMake?: (reason: string) => void } = {}): Promise<Pki> {
+  const wanted = options.devices ?? 1;
+  const current = async (): Promise<{ pki: Pki; why?: undefined } | { pki?: Pki; why: string }> => {
+    if (!(await hasDevPki(dir))) return { why: 'none yet' };
+    const pki = await readDevPki(dir).catch(() => undefined);
+    if (!pki || !consistent(pki)) return { why: 'its files do not belong together' };
+    if (expiresSoon(pki)) return { pki, why: 'it expires within a day' };
+    if (pki.devices.length < wanted) return { pki, why: `it has ${pki.devices.length} device certificates, ${wanted} wanted` };
+    return { pki };
+  };
+  const first = await current();
+  if (first.why === undefined) return first.pki;
+
+  return withDevPkiLock(dir, async () => {
+    const now = await current();
+    if (now.why === undefined) return now.pki;
+    options.onMake?.(now.why);
+    const pki = await generateDevPki({ devices: Math.max(wanted, now.pki?.devices.length ?? 0) });
+    pki.files = await swapInDevPki(pki, dir);
+    return pki;
+  });
+}
+
+/**
+ * Writes `pki` as the dev PKI in `dir`, replacing whatever is there as a whole,
+ * under the same lock as `ensureDevPki` (for `npm run provision -- dev-pki`).
+ */
+export async function replaceDevPki(pki: Pki, dir: string): Promise<string[]> {
+  return withDevPkiLock(dir, () => swapInDevPki(pki, dir));
+}
+
+/** Runs `fn` holding `<dir>.lock`; a lock whose holder died is taken over after 30 s. */
+async function withDevPkiLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(dir), { recursive: true });
+  const release = await lock(dir, {
+    realpath: false,
+    lockfilePath: `${dir}.lock`,
+    stale: 30_000,
+    retries: { retries: 600, minTimeout: 50, maxTimeout: 200 },
+  });
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+/** Writes `pki` beside `dir`, then renames it into place: a reader sees the old PKI, the new one, or none. */
+async function swapInDevPki(pki: Pki, dir: string): Promise<string[]> {
+  const fresh = `${dir}.new-${process.pid}`;
+  const old = `${dir}.old-${process.pid}`;
+  await rm(fresh, { recursive: true, force: true });
+  await writeDevPki(pki, fresh);
+  await rm(old, { recursive: true, force: true });
+  await rename(dir, old).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  await rename(fresh, dir);
+  await rm(old, { recursive: true, force: true });
+  return devPkiFiles(pki).map((f) => join(dir, f.name));
 }
 
 /** True when `dir` holds a complete dev PKI as written by `writeDevPki`. */

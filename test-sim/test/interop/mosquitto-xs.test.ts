@@ -12,7 +12,10 @@ import { startMosquitto, type MosquittoBroker } from '../../brokers/mosquitto';
 import { openSecureSocket } from '../../net/secure';
 import type { OpenSecureSocket, SecureSocketEvents } from '../../device/host';
 import type { App } from '../../../hal/types';
-import type { Pki } from '../../../tools/provision/pki';
+import { devPkiTextFiles, writeDevPki, type Pki } from '../../../tools/provision/pki';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const app = { module: 'test-sim/apps/mqtt-probe.ts', exportName: 'probe', fn: probe as App };
 let broker: MosquittoBroker;
@@ -21,16 +24,21 @@ let pkiDir: string;
 
 before(async () => {
   pki = await devPki();
-  pkiDir = new URL('../../../.state/dev-pki', import.meta.url).pathname;
+  // The CLI test names files: a private copy, so a parallel test remaking the dev PKI cannot swap them.
+  pkiDir = mkdtempSync(join(tmpdir(), 'fieldlink-mosq-pki-'));
+  await writeDevPki(pki, pkiDir);
   broker = await startMosquitto({ tls: { ca: pki.rootCa, chain: pki.endpoint.chain, key: pki.endpoint.key } });
 });
-after(async () => broker?.stop());
+after(async () => {
+  await broker?.stop();
+  rmSync(pkiDir, { recursive: true, force: true });
+});
 
 function mosquittoWorld(): Promise<World> {
   return Promise.resolve({
     endpointName: pki.endpointName,
     resolve: (host, port) => (host === pki.endpointName && port === 8883 ? { host: '127.0.0.1', port: broker.tlsPort } : undefined),
-    credentialsDir: pkiDir,
+    credentials: devPkiTextFiles(pki),
     deviceConfig: { endpoint: pki.endpointName, port: 8883, thing: `mosq-${Math.floor(Math.random() * 1e9)}` },
     close: async () => {},
   });
@@ -74,7 +82,6 @@ test('after a network reset the device reconnects to its kept session (session p
 
 test('npm run sim -- --endpoint points the simulated device at any broker (here mosquitto)', async () => {
   const { spawnSync } = await import('node:child_process');
-  const { join } = await import('node:path');
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'test-sim/cli/main.ts',
     '--endpoint', `127.0.0.1:${broker.tlsPort}`, '--server-name', pki.endpointName,
     '--ca', join(pkiDir, 'root-ca.pem'), '--cert', join(pkiDir, 'device.pem'), '--key', join(pkiDir, 'device.key'),

@@ -5,9 +5,6 @@
 // cut replayed under Node on SimFlash must recover the same queue.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { App } from '../../../hal/types';
 import { runSimulation } from '../../sim';
 import { parseScenario } from '../../scenarios/scenario';
@@ -23,7 +20,7 @@ const CUTS = 12;
 const offline = async (): Promise<World> => ({
   endpointName: 'offline.invalid',
   resolve: () => undefined,
-  credentialsDir: mkdtempSync(join(tmpdir(), 'fieldlink-offline-')),
+  credentials: {},
   deviceConfig: {},
   close: async () => {},
 });
