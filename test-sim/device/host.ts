@@ -463,12 +463,13 @@ export class DeviceHost {
       return;
     }
     const files = this.options.credentials;
-    const missing = [options.credentials.ca, options.credentials.certificate, options.credentials.key].find((name) => !Object.hasOwn(files, name));
+    const names = { ca: options.credentials.ca, cert: options.credentials.certificate, key: options.credentials.key };
+    const missing = Object.values(names).find((name) => !Object.hasOwn(files, name));
     if (missing !== undefined) {
       this.post(() => fail({ category: 'tls-handshake', message: `credential file missing: ${missing}` }));
       return;
     }
-    const credentials = { ca: files[options.credentials.ca], cert: files[options.credentials.certificate], key: files[options.credentials.key] };
+    const credentials = { ca: files[names.ca], cert: files[names.cert], key: files[names.key] };
     const started = this.scheduler.now;
     const modelled = this.latency.tlsHandshakeMs;
     const generation = this.generation;
