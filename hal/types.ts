@@ -13,14 +13,32 @@
  *   `onError` callback; misuse (bad arguments, use after close) throws.
  */
 
+/** What one time server answered. */
+export interface TimeReading {
+  /** Milliseconds since the Unix epoch, as the server said (unauthenticated: it may lie). */
+  wallMs: number;
+  /** The server that answered. */
+  server: string;
+}
+
 /** Monotonic and wall clocks. */
 export interface Clock {
   /** Monotonic milliseconds since an arbitrary origin, uint32, wraps every 49.7 days. */
   now(): number;
-  /** Milliseconds since the Unix epoch, or `undefined` until the clock has been synced. */
+  /**
+   * Milliseconds since the Unix epoch from the RTC, or `undefined` while it has
+   * never been set since power-on. The RTC keeps running through deep sleep and
+   * resets; a power cut loses it. The platform applies no plausibility check:
+   * the firmware decides what to trust (firmware/time).
+   */
   wallTime(): number | undefined;
-  /** Set the wall clock from the network (SNTP); TLS checks certificate dates against it. */
-  sync(onDone: (error: LinkError | undefined) => void): void;
+  /**
+   * Ask one time server (SNTP, UDP 123) for the time. Does not set the clock.
+   * `onDone` gets the reading or a typed failure (`wifi`, `dns`, `timeout`).
+   */
+  query(server: string, onDone: (result: TimeReading | LinkError) => void): void;
+  /** Set the RTC; TLS checks certificate dates against it. Throws RangeError for a non-finite value. */
+  setWallTime(wallMs: number): void;
 }
 
 export type TimerId = number;
@@ -48,8 +66,13 @@ export interface Log {
   event(event: string, fields?: Record<string, LogValue>): void;
 }
 
-/** Why the device (re)started. */
-export type BootReason = 'power-on' | 'deep-sleep' | 'crash' | 'watchdog';
+/**
+ * Why the device (re)started. Retained bytes survive every reason but
+ * `power-on` (which includes brownout): ESP32 `RTC_NOINIT_ATTR` memory.
+ * `reset` is a software restart (`Power.restart`, or a deep sleep that could
+ * not be entered); `crash` a panic; `watchdog` a watchdog reset.
+ */
+export type BootReason = 'power-on' | 'deep-sleep' | 'reset' | 'crash' | 'watchdog';
 
 /**
  * Typed failure categories of the link below MQTT. The link supervisor
@@ -66,8 +89,20 @@ export type LinkErrorCategory =
   | 'alpn'            // ALPN was required and the server did not select it
   | 'closed';         // the peer closed an established stream
 
+/**
+ * Which certificate check failed, for `tls-cert`, when the platform can tell:
+ * `time` the chain is not valid at the device's clock (expired or not yet
+ * valid: the certificate or the clock is wrong), `untrusted` no path to a
+ * trusted root (or a link not signed by the next, or an issuer that is not a
+ * CA), `name` the leaf does not carry the server name, `usage` a key usage or
+ * extended key usage forbids this use.
+ */
+export type CertFailure = 'time' | 'untrusted' | 'name' | 'usage';
+
 export interface LinkError {
   category: LinkErrorCategory;
+  /** Set for `tls-cert` when the platform knows which check failed. */
+  reason?: CertFailure;
   /** One line for humans; never contains key material. */
   message: string;
 }
@@ -123,19 +158,56 @@ export interface SecureStreamOptions {
   credentials: TlsCredentials;
   /** Connect plus handshake deadline. */
   timeoutMs: number;
+  /**
+   * Highest TLS version offered; TLS 1.2 is always the minimum. Default `1.2`.
+   * A platform whose capabilities lack 1.3 offers 1.2 only.
+   */
+  maxVersion?: '1.2' | '1.3';
+  /**
+   * Offer the session kept from the last full handshake with this server (a
+   * ticket or a session id, kept in retained memory across deep sleep by the
+   * platform, never by firmware). Default true. A server that refuses it costs
+   * one full handshake.
+   */
+  resume?: boolean;
   /** The handshake completed and the server's certificate and ALPN were verified. */
-  onConnect(info: { alpn: string | undefined; resumed: boolean }): void;
+  onConnect(info: SecureConnectInfo): void;
   onData(bytes: Uint8Array): void;
   /** Any failure, before or after `onConnect`. The stream is closed afterwards. */
   onError(error: LinkError): void;
 }
 
+export interface SecureConnectInfo {
+  /** The ALPN protocol the server selected; `undefined` only when none was offered. */
+  alpn: string | undefined;
+  /** The session was resumed (abbreviated handshake). */
+  resumed: boolean;
+  /** Negotiated version, `TLSv1.2` or `TLSv1.3`, when the platform can tell. */
+  version?: string;
+}
+
+export interface WriteOptions {
+  /**
+   * The peer is expected to answer these bytes (an MQTT CONNECT, QoS 1 PUBLISH,
+   * PINGREQ, SUBSCRIBE). A device ignores it; the simulator holds its virtual
+   * clock until the answer arrived, so no layer below MQTT has to parse MQTT.
+   */
+  reply?: boolean;
+}
+
 /** A TLS 1.2+ byte stream with mutual authentication. Verification is never off. */
 export interface SecureStream {
   /** Queue bytes; the platform copies them before returning. */
-  write(bytes: Uint8Array): void;
-  /** Close without a further callback. */
+  write(bytes: Uint8Array, options?: WriteOptions): void;
+  /** Close at once without a further callback (no wait for queued bytes). */
   close(): void;
+  /**
+   * Close gracefully: send what is queued, then TLS close_notify, and call
+   * `onDone` once the bytes have left the device or after the platform's bound
+   * (about 200 ms), whichever comes first. No other callback follows. After
+   * `onError` it calls `onDone` on a later turn.
+   */
+  end(onDone: () => void): void;
 }
 
 export interface Network {
@@ -155,7 +227,11 @@ export interface Flash {
   erase(block: number): void;
 }
 
-/** RTC memory: survives deep sleep, lost on power cut. */
+/**
+ * RTC memory owned by the firmware: survives deep sleep and every reset but a
+ * power loss (see `BootReason`); at most `Hal.capabilities.retainedBytes`.
+ * The platform keeps its own retained state (the TLS session) apart from it.
+ */
 export interface Retained {
   load(): Uint8Array | undefined;
   store(bytes: Uint8Array): void;
@@ -163,8 +239,18 @@ export interface Retained {
 
 export interface Power {
   readonly bootReason: BootReason;
-  /** Stop the firmware and wake `ms` later with `bootReason === 'deep-sleep'`. Does not return. */
+  /**
+   * Stop the firmware and wake `ms` later with `bootReason === 'deep-sleep'`.
+   * Throws RangeError, before anything is stopped, unless `ms` is an integer
+   * from 1 to `capabilities.maxDeepSleepMs`. A chip that then fails to enter
+   * deep sleep restarts (`bootReason === 'reset'`) rather than hang. Does not
+   * return otherwise.
+   */
   deepSleep(ms: number): void;
+  /** Restart now (`bootReason === 'reset'`); retained bytes are kept. Does not return. */
+  restart(): void;
+  /** Feed the task watchdog (release builds arm it); call from the app's loop. */
+  feedWatchdog(): void;
 }
 
 /** One named reading. */
@@ -172,7 +258,40 @@ export interface Sensor {
   read(): number;
 }
 
+/**
+ * What a platform really does, declared as data by each HAL (hal/moddable for
+ * the chip, hal/sim for the simulator) and held equal by a test: the simulator
+ * credits the firmware with nothing the device cannot do, and its energy model
+ * charges each operation by the capability that performs it.
+ */
+export interface PlatformCapabilities {
+  /**
+   * How a Wi-Fi join can be shortened: `scan` is a full scan plus DHCP (always
+   * possible); `channel-bssid` a fast scan on the cached channel and BSSID;
+   * `cached-ip` reuses the last lease (or a static IP) without DHCP.
+   */
+  readonly wifiJoin: readonly ('scan' | 'channel-bssid' | 'cached-ip')[];
+  readonly tls: {
+    readonly implementation: 'mbedtls' | 'moddable-js';
+    readonly maxVersion: '1.2' | '1.3';
+    readonly keyTypes: readonly ('rsa-2048' | 'ec-p256')[];
+    /** Resumption the client offers. */
+    readonly resumption: readonly ('session-id' | 'ticket')[];
+    /** The session is kept in retained memory, so a wake from deep sleep can resume. */
+    readonly resumeAfterDeepSleep: boolean;
+  };
+  /** `deep`: timer wake from deep sleep; `auto-light`: ESP-IDF automatic light sleep while idle. */
+  readonly sleep: readonly ('deep' | 'auto-light')[];
+  readonly maxDeepSleepMs: number;
+  /** Bytes of `Retained` the firmware may use. */
+  readonly retainedBytes: number;
+  readonly timeSync: 'sntp';
+  /** A task watchdog resets a stuck device (release builds). */
+  readonly watchdog: boolean;
+}
+
 export interface Hal {
+  readonly capabilities: PlatformCapabilities;
   clock: Clock;
   timers: Timers;
   entropy: Entropy;

@@ -26,6 +26,8 @@ export interface DeviceConfig {
   powerMode: 'auto' | 'always' | 'duty';
   /** Chip, for the power policy's energy profile (firmware/link/energy.ts). */
   chip: 'esp32' | 'esp32s3' | 'esp32c3';
+  /** SNTP servers, asked in turn. */
+  timeServers: string[];
   /** Overrides of the network reconnect schedule (firmware/link/supervisor.ts DEFAULT_POLICY.network). */
   backoff: { baseMs?: number; capMs?: number; jitter?: 'full' | 'none' };
 }
@@ -42,6 +44,7 @@ export const DEFAULTS = Object.freeze({
   uploadIntervalMs: 15 * 60_000,
   powerMode: 'auto' as const,
   chip: 'esp32' as const,
+  timeServers: Object.freeze(['pool.ntp.org', 'time.google.com', 'time.cloudflare.com']),
 });
 
 export class ConfigError extends Error {
@@ -74,6 +77,10 @@ export function resolveConfig(raw: unknown): DeviceConfig {
   if (r.alpn === undefined) alpn = port === 443 && profile === 'aws' ? ['x-amzn-mqtt-ca'] : [];
   else if (Array.isArray(r.alpn) && r.alpn.every((p) => typeof p === 'string' && p.length > 0)) alpn = r.alpn as string[];
   else alpn = fail('alpn', 'an array of protocol names');
+  let timeServers: string[];
+  if (r.timeServers === undefined) timeServers = DEFAULTS.timeServers.slice();
+  else if (Array.isArray(r.timeServers) && r.timeServers.length > 0 && r.timeServers.every((p) => typeof p === 'string' && p.length > 0)) timeServers = r.timeServers.slice() as string[];
+  else timeServers = fail('timeServers', 'a non-empty array of host names');
   const c = (r.credentials ?? DEFAULTS.credentials) as Record<string, unknown>;
   const credentials = {
     ca: typeof c.ca === 'string' ? c.ca : fail('credentials', 'an object with ca, certificate and key names'),
@@ -108,6 +115,7 @@ export function resolveConfig(raw: unknown): DeviceConfig {
     uploadIntervalMs: int('uploadIntervalMs', DEFAULTS.uploadIntervalMs, sampleIntervalMs, 7 * 86_400_000),
     powerMode,
     chip: oneOf('chip', DEFAULTS.chip, ['esp32', 'esp32s3', 'esp32c3'] as const),
+    timeServers,
     backoff,
   };
 }

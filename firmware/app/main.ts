@@ -22,6 +22,7 @@ import { batchDue, buildBatch, type BatchCursor, type UploadBatch } from '../tel
 import { elapsed } from '../util/time';
 import { fromUtf8, toUtf8 } from '../util/text';
 import { ConfigError, resolveConfig, type DeviceConfig } from './config';
+import type { ConfigErrorView, FirmwareView } from './view';
 
 export const FIRMWARE_VERSION = '0.2.0';
 
@@ -73,7 +74,7 @@ export function main(hal: Hal, raw: unknown): AppHandle {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     hal.log.event('app.config-error', { message: error.message });
-    return { inspect: () => ({ configError: error.message }) };
+    return { inspect: (): ConfigErrorView => ({ configError: error.message }) };
   }
   const bootTick = hal.clock.now();
   const saved = loadRetained(hal);
@@ -260,7 +261,7 @@ export function main(hal: Hal, raw: unknown): AppHandle {
   }
 
   return {
-    inspect: () => ({
+    inspect: (): FirmwareView => ({
       mode,
       state: supervisor.state,
       link: supervisor.stats,

@@ -196,10 +196,14 @@ export class LinkSupervisor {
           this.move(LinkEvent.TimeSynced);
           return;
         }
-        this.hal.clock.sync((error) => {
+        this.hal.clock.query(this.config.timeServers[0], (result) => {
           if (this.state !== LinkState.TimeSync) return;
-          if (error) this.fail(LinkEvent.TimeFailed, classifyLinkError(error), error.message);
-          else this.move(LinkEvent.TimeSynced);
+          if ('category' in result) {
+            this.fail(LinkEvent.TimeFailed, classifyLinkError(result), result.message);
+            return;
+          }
+          this.hal.clock.setWallTime(result.wallMs);
+          this.move(LinkEvent.TimeSynced);
         });
         return;
       case LinkState.TlsConnect:

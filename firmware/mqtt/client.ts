@@ -223,7 +223,7 @@ export class MqttClient {
       return new MqttError('packet-too-large', `${packet.type} is ${size} bytes; the transmit buffer holds ${this.tx.length}`);
     }
     encode(packet, this.tx, 0);
-    stream.write(this.tx.subarray(0, size));
+    stream.write(this.tx.subarray(0, size), { reply: expectsReply(packet) });
     this.stats.packetsSent++;
     this.stats.bytesSent += size;
     this.lastSent = this.options.clock.now();
@@ -363,5 +363,22 @@ export class MqttClient {
     stream?.close();
     this.options.log?.event('mqtt.closed', { kind, message });
     this.events.onClosed?.({ kind, message, link, returnCode });
+  }
+}
+
+/** Packets the broker answers (CONNACK, PUBACK, PINGRESP, SUBACK, UNSUBACK, PUBREL, PUBCOMP). */
+function expectsReply(packet: Packet): boolean {
+  switch (packet.type) {
+    case 'connect':
+    case 'pingreq':
+    case 'subscribe':
+    case 'unsubscribe':
+    case 'pubrec':
+    case 'pubrel':
+      return true;
+    case 'publish':
+      return packet.qos > 0;
+    default:
+      return false;
   }
 }

@@ -9,12 +9,16 @@
  *   becomes "8443"), so a key whose default is a number takes a string of
  *   digits as that number.
  * - `alpn` may be a comma-separated string (`alpn=x-amzn-mqtt-ca`); an empty
- *   string means none.
+ *   string means none. So may `sntp` (`sntp=pool.ntp.org,time.google.com`),
+ *   which becomes firmware's `timeServers`.
  */
 import { DEFAULTS } from '../../firmware/app/config';
 
 /** Keys firmware reads without a default in DEFAULTS. */
 const EXTRA_KEYS = Object.freeze(['serverName', 'alpn']);
+
+/** mc/config keys with another name in firmware config (`sntp=a,b` is `timeServers`). */
+const RENAMED: Readonly<Record<string, string>> = Object.freeze({ sntp: 'timeServers' });
 
 export function firmwareKeys(): string[] {
   return [...Object.keys(DEFAULTS), ...EXTRA_KEYS];
@@ -24,12 +28,13 @@ export function firmwareConfig(mc: Readonly<Record<string, unknown>>): Record<st
   const defaults = DEFAULTS as Readonly<Record<string, unknown>>;
   const out: Record<string, unknown> = {};
   for (const key of firmwareKeys()) {
-    let value = mc[key];
+    const source = Object.keys(RENAMED).find((k) => RENAMED[k] === key);
+    let value = mc[key] ?? (source === undefined ? undefined : mc[source]);
     if (value === undefined) continue;
     if (typeof defaults[key] === 'number' && typeof value === 'string' && /^\d+$/.test(value.trim())) {
       value = Number(value.trim());
     }
-    if (key === 'alpn' && typeof value === 'string') {
+    if ((key === 'alpn' || key === 'timeServers') && typeof value === 'string') {
       value = value.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
     }
     out[key] = value;

@@ -5,7 +5,7 @@
  *
  * Members and what backs them:
  * - clock: `Time.ticks` as uint32; wall time from `Date` once it is plausible
- *   (after SNTP on ESP32; the host clock on the simulator); `sync` with `sntp`.
+ *   (after `setWallTime` on ESP32; the host clock on the simulator); `query` with `sntp`.
  * - timers: `timer` module. entropy: `rng` (the TLS stack's generator, seeded
  *   from the hardware RNG on ESP32). log: `trace`, one JSON line per event.
  * - wifi: wifi.ts. network: secure-stream.ts. flash: storage-*.ts (partition
@@ -26,14 +26,19 @@ import RNG from 'rng';
 import SNTP from 'sntp';
 import Time from 'time';
 import Timer from 'timer';
-import type { App, BootReason, Flash, Hal, LinkError, LogValue, SecureStream, TimerId } from '../types';
-import { bootReason as nativeBootReason, deepSleep, retainedCapacity, retainedLoad, retainedStore, setWifiPowerSave } from './native/power';
+import type { App, BootReason, Flash, Hal, LinkError, LogValue, SecureStream, TimeReading, TimerId } from '../types';
+import { bootReason as nativeBootReason, deepSleep, restart, retainedCapacity, retainedLoad, retainedStore, setWifiPowerSave } from './native/power';
+import { CAPABILITIES } from './capabilities';
 import { openSecureStream } from './secure-stream';
 import { openFlash, openVolatileFlash } from './storage';
 import { createWifi } from './wifi';
 
-/** Wall time before this (2025-01-01T00:00:00Z) means the clock was never set. */
-const PLAUSIBLE_WALL_TIME_MS = 1_735_689_600_000;
+/**
+ * Wall time before this (2000-01-01T00:00:00Z) means the RTC was never set since
+ * power-on (ESP32 starts it at 1970). Whether a set time is believable is the
+ * firmware's decision (firmware/time), not the HAL's.
+ */
+const NEVER_SET_BEFORE_MS = 946_684_800_000;
 
 export type ModdablePlatform = 'esp32' | 'simulator';
 
@@ -43,8 +48,6 @@ export interface DeviceOptions {
   config: unknown;
   ssid?: string;
   password?: string;
-  /** SNTP server, mc/config `sntp` (Moddable's default is pool.ntp.org). */
-  sntpHost?: string;
   /** Data partition for the HAL's flash (default `telemetry`). */
   flashPartition?: string;
   /** Supplies `sensor.read()`; without it, free heap or a constant plus noise. */
@@ -59,15 +62,15 @@ interface HalInstance {
 /** Boot `app` on this device; on the simulator an emulated deep sleep boots it again. */
 export function startDevice(app: App, options: DeviceOptions): void {
   const boot = (reason: BootReason | undefined): void => {
-    const instance = createModdableHal(options, reason, (ms) => {
-      Timer.set(() => boot('deep-sleep'), ms);
+    const instance = createModdableHal(options, reason, (ms, next) => {
+      Timer.set(() => boot(next), ms);
     });
     app(instance.hal, options.config);
   };
   boot(undefined);
 }
 
-function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | undefined, wakeLater: (ms: number) => void): HalInstance {
+function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | undefined, wakeLater: (ms: number, reason: BootReason) => void): HalInstance {
   let halted = false;
   const guard = (callback: () => void): void => {
     if (!halted) callback();
@@ -80,32 +83,34 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
   const clock: Hal['clock'] = {
     now: () => Time.ticks >>> 0,
     wallTime() {
-      // The one place device code reads Date: Moddable sets it from SNTP (Time.set) or the host clock.
+      // The one place device code reads Date: Moddable's Time.set (setWallTime) or the host clock.
       // eslint-disable-next-line no-restricted-properties
       const now = Date.now();
-      return now >= PLAUSIBLE_WALL_TIME_MS ? now : undefined;
+      return now >= NEVER_SET_BEFORE_MS ? now : undefined;
     },
-    sync(onDone) {
-      const host = options.sntpHost ?? 'pool.ntp.org';
+    query(server, onDone) {
       let done = false;
-      const finish = (error: LinkError | undefined): void => {
+      const finish = (result: TimeReading | LinkError): void => {
         if (done) return;
         done = true;
-        guard(() => onDone(error));
+        guard(() => onDone(result));
       };
       try {
-        new SNTP({ host }, (message, value) => {
+        new SNTP({ host: server }, (message, value) => {
           if (message === SNTP.time && value !== undefined) {
-            Time.set(value);
-            finish(undefined);
+            finish({ wallMs: value * 1000, server });
           } else if (message === SNTP.error) {
-            finish({ category: 'timeout', message: `no answer from time server ${host} — check sntp= and that UDP 123 is open` });
+            finish({ category: 'timeout', message: `no answer from time server ${server} — check that UDP 123 is open` });
           }
         });
       } catch (error) {
         const text = String((error as Error)?.message ?? error);
-        Timer.set(() => finish({ category: /no network/.test(text) ? 'wifi' : 'timeout', message: `time sync failed: ${text}` }), 0);
+        Timer.set(() => finish({ category: /no network/.test(text) ? 'wifi' : 'timeout', message: `time query to ${server} failed: ${text}` }), 0);
       }
+    },
+    setWallTime(wallMs) {
+      if (!Number.isFinite(wallMs)) throw new RangeError(`setWallTime: ${wallMs} is not a time`);
+      Time.set(Math.floor(wallMs / 1000));
     },
   };
 
@@ -168,6 +173,7 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
   }
 
   const hal: Hal = {
+    capabilities: CAPABILITIES,
     clock,
     log,
     entropy,
@@ -215,6 +221,10 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
             streams.delete(stream);
             inner.close();
           },
+          end(onDone) {
+            streams.delete(stream);
+            inner.end(onDone);
+          },
         };
         streams.add(stream);
         return stream;
@@ -235,12 +245,22 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
     power: {
       bootReason,
       deepSleep(ms) {
+        if (!Number.isInteger(ms) || ms < 1 || ms > CAPABILITIES.maxDeepSleepMs) {
+          throw new RangeError(`deepSleep: ${ms} ms is not an integer from 1 to ${CAPABILITIES.maxDeepSleepMs}`);
+        }
         if (halted) return;
         halt();
         if (deepSleep(ms)) return; // ESP32: never gets here, the chip resets on wake-up
         log.event('hal.deep-sleep-emulated', { ms, message: 'no deep sleep on this platform: firmware restarts after the delay, retained bytes kept' });
-        wakeLater(ms);
+        wakeLater(ms, 'deep-sleep');
       },
+      restart() {
+        if (halted) return;
+        halt();
+        if (restart()) return; // ESP32: esp_restart does not return
+        wakeLater(0, 'reset');
+      },
+      feedWatchdog() {},
     },
     sensor: { read: () => readSensor() },
   };

@@ -29,7 +29,6 @@ export default function (): void {
     config: firmwareConfig(mc),
     ssid: text('ssid'),
     password: text('password'),
-    sntpHost: text('sntp'),
     flashPartition: text('flashPartition'),
   });
 }

@@ -25,6 +25,9 @@ import Timer from 'timer';
 import type { LinkError, SecureStream, SecureStreamOptions } from '../types';
 import { classifyTlsFailure, SOCKET_DISCONNECTED, SOCKET_ERROR, type TlsFailureFacts, type TlsStage } from './tls-errors';
 
+/** Longest a graceful `end` waits for queued bytes to leave. */
+const END_WAIT_MS = 200;
+
 /** Largest plaintext handed to one TLS record write (ssl/session refuses more than 16384). */
 const MAX_RECORD = 4096;
 
@@ -269,6 +272,20 @@ export function openSecureStream(options: SecureStreamOptions, hooks: SecureStre
     },
     close() {
       if (!closed) shutdown();
+    },
+    end(onDone) {
+      // Moddable's SecureSocket sends no close_notify; what is queued goes first, bounded by END_WAIT_MS.
+      let waited = 0;
+      const wait = (): void => {
+        if (!closed && pending.length && waited < END_WAIT_MS) {
+          waited += 10;
+          Timer.set(wait, 10);
+          return;
+        }
+        if (!closed) shutdown();
+        onDone();
+      };
+      Timer.set(wait, 0);
     },
   };
 }

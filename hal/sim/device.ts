@@ -9,8 +9,9 @@
  * boots a fresh machine.
  */
 import type {
-  App, AppHandle, BootReason, Hal, LinkError, SecureStream, SecureStreamOptions, TimerId, WifiJoinOptions, WifiPowerSave, LogValue,
+  App, AppHandle, BootReason, Hal, LinkError, SecureStream, SecureStreamOptions, TimeReading, TimerId, WifiJoinOptions, WifiPowerSave, LogValue,
 } from '../types';
+import { CAPABILITIES } from './capabilities';
 import { Op, HEADER, message, withBody, withJson, parse, bodyJson, bodyView, type HostPort, type Message } from './wire';
 import { toUtf8 } from '../../firmware/util/text';
 
@@ -35,7 +36,8 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
   const timers = new Map<number, () => void>();
   const streams = new Map<number, SecureStreamOptions>();
   let wifi: WifiJoinOptions | undefined;
-  let syncing: ((error: LinkError | undefined) => void) | undefined;
+  let querying: ((result: TimeReading | LinkError) => void) | undefined;
+  const ending = new Map<number, () => void>();
   let handle: AppHandle | void = undefined;
   let bootReason: BootReason = 'power-on';
   let flashInfo: { byteLength: number; blockSize: number } | undefined;
@@ -63,10 +65,18 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
   }
 
   const hal: Hal = {
+    capabilities: CAPABILITIES,
     clock: {
       now() { readClock(); return tick as number; },
       wallTime() { readClock(); return Number.isNaN(wall) ? undefined : wall; },
-      sync(onDone) { syncing = onDone; call(Op.TimeSync); },
+      query(server, onDone) { querying = onDone; callWith(withJson(Op.TimeQuery, 0, { server })); },
+      setWallTime(wallMs) {
+        if (!Number.isFinite(wallMs)) throw new RangeError(`setWallTime: ${wallMs} is not a time`);
+        const m = message(Op.TimeSet, 0, 8);
+        m.view.setFloat64(HEADER, wallMs, true);
+        callWith(m.bytes);
+        tick = undefined;
+      },
     },
     timers: {
       set(callback, delayMs): TimerId {
@@ -101,12 +111,18 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
         const { host, port, serverName, alpn, credentials, timeoutMs } = options;
         callWith(withJson(Op.TlsOpen, id, { host, port, serverName, alpn, credentials, timeoutMs }));
         return {
-          write(bytes) {
+          write(bytes, writeOptions) {
             if (!streams.has(id)) throw new Error('write after close');
-            callWith(withBody(Op.TlsWrite, id, bytes));
+            callWith(withBody(writeOptions?.reply ? Op.TlsWriteReply : Op.TlsWrite, id, bytes));
           },
           close() {
+            ending.delete(id);
             if (streams.delete(id)) call(Op.TlsClose, id);
+          },
+          end(onDone) {
+            ending.set(id, onDone);
+            streams.delete(id);
+            call(Op.TlsEnd, id);
           },
         };
       },
@@ -138,11 +154,19 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
     power: {
       get bootReason() { return bootReason; },
       deepSleep(ms) {
+        if (!Number.isInteger(ms) || ms < 1 || ms > CAPABILITIES.maxDeepSleepMs) {
+          throw new RangeError(`deepSleep: ${ms} ms is not an integer from 1 to ${CAPABILITIES.maxDeepSleepMs}`);
+        }
         const m = message(Op.DeepSleep, 0, 4);
-        m.view.setUint32(HEADER, Math.max(0, Math.ceil(ms)) >>> 0, true);
+        m.view.setUint32(HEADER, ms >>> 0, true);
         callWith(m.bytes);
         halted = true;
       },
+      restart() {
+        call(Op.Restart);
+        halted = true;
+      },
+      feedWatchdog() { call(Op.FeedWatchdog); },
     },
     sensor: {
       read() { return bodyView(call(Op.SensorRead)).getFloat64(0, true); },
@@ -174,10 +198,11 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
       case Op.WifiJoined: wifi?.onJoined(bodyJson(m)); break;
       case Op.WifiError: { const w = wifi; wifi = undefined; w?.onError(bodyJson(m)); break; }
       case Op.WifiLost: { const w = wifi; wifi = undefined; w?.onLost(bodyJson(m)); break; }
-      case Op.TimeSynced: {
-        const done = syncing;
-        syncing = undefined;
-        done?.(bodyJson<{ error?: LinkError }>(m).error);
+      case Op.TimeReply: {
+        const done = querying;
+        querying = undefined;
+        const reply = bodyJson<TimeReading | { error: LinkError }>(m);
+        done?.('error' in reply ? reply.error : reply);
         break;
       }
       case Op.TlsConnected: streams.get(m.id)?.onConnect(bodyJson(m)); break;
@@ -186,6 +211,12 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
         const options = streams.get(m.id);
         streams.delete(m.id);
         options?.onError(bodyJson(m));
+        break;
+      }
+      case Op.TlsEnded: {
+        const done = ending.get(m.id);
+        ending.delete(m.id);
+        done?.();
         break;
       }
       default:

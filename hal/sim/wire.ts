@@ -26,13 +26,16 @@ export const Op = Object.freeze({
   TimerClear: 0x03,    // id: timer
   Random: 0x04,        // reply body: u32
   Log: 0x05,           // body: JSON [event, fields]
-  TimeSync: 0x06,      // answered later by the TimeSynced event
+  TimeQuery: 0x06,     // body: JSON { server }; answered later by the TimeReply event
+  TimeSet: 0x07,       // body: f64 wall ms
   WifiJoin: 0x10,      // body: JSON { hint? }
   WifiLeave: 0x11,
   WifiPowerSave: 0x12, // body: JSON mode
   TlsOpen: 0x20,       // id: stream; body: JSON options without callbacks
-  TlsWrite: 0x21,      // id: stream; body: raw
+  TlsWrite: 0x21,      // id: stream; body: raw (no reply expected)
   TlsClose: 0x22,      // id: stream
+  TlsWriteReply: 0x23, // id: stream; body: raw, and the peer is expected to answer
+  TlsEnd: 0x24,        // id: stream; graceful close, answered later by TlsEnded
   FlashInfo: 0x30,     // reply body: u32 byteLength, u32 blockSize
   FlashRead: 0x31,     // body: u32 offset, u32 length; reply body: raw
   FlashWrite: 0x32,    // body: u32 offset, raw
@@ -41,16 +44,19 @@ export const Op = Object.freeze({
   RetainedStore: 0x39, // body: raw
   DeepSleep: 0x40,     // body: u32 ms
   SensorRead: 0x41,    // reply body: f64
+  Restart: 0x42,
+  FeedWatchdog: 0x43,
   // events
   Boot: 0x80,          // body: JSON { reason, config }
   Timer: 0x81,         // id: timer
   WifiJoined: 0x82,    // body: JSON hint
   WifiError: 0x83,     // body: JSON LinkError
   WifiLost: 0x84,      // body: JSON LinkError
-  TimeSynced: 0x85,    // body: JSON { error? }
+  TimeReply: 0x85,     // body: JSON TimeReading or { error: LinkError }
   TlsConnected: 0x90,  // id: stream; body: JSON { alpn, resumed }
   TlsData: 0x91,       // id: stream; body: raw
   TlsError: 0x92,      // id: stream; body: JSON LinkError
+  TlsEnded: 0x93,      // id: stream
   Inspect: 0xa0,       // reply body: JSON of the firmware's state, for tests and reports
 });
 export type Op = (typeof Op)[keyof typeof Op];

@@ -4,7 +4,7 @@
  * clock, timers, entropy, log, Wi-Fi, TLS streams, flash, RTC memory, deep sleep
  * and the sensor. Every happening is a task on the shared Scheduler.
  */
-import type { LinkError, WifiHint } from '../../hal/types';
+import type { BootReason, LinkError, WifiHint } from '../../hal/types';
 import { HEADER, Op, bodyJson, bodyView, message, parse, withBody, withJson, type Message } from '../../hal/sim/wire';
 import type { Scheduler, TimerHandle } from '../clock/scheduler';
 import type { Engine } from '../engine/types';
@@ -104,11 +104,14 @@ export class DeviceHost {
   peakHeapSlots = 0;
   private timers = new Map<number, TimerHandle>();
   private streams = new Map<number, StreamState>();
-  /** The RTC keeps wall time across deep sleep once set; a power cut loses it. */
-  private synced = false;
+  /**
+   * The RTC: wall time the firmware set (`wallMs` at virtual `atMs`). It keeps
+   * running through deep sleep and resets; a power cut loses it.
+   */
+  private rtc: { atMs: number; wallMs: number } | undefined;
   private bootedAt = 0;
   private retained: Uint8Array | undefined;
-  private sleepRequest: number | undefined;
+  private sleepRequest: { ms: number; reason: 'deep-sleep' | 'reset' } | undefined;
   private dead = false;
   /** Fault injection: name resolution fails. */
   dnsDown = false;
@@ -150,7 +153,7 @@ export class DeviceHost {
   }
 
   /** Power on (or wake): a fresh engine, then the Boot event. */
-  async boot(reason: 'power-on' | 'deep-sleep' | 'crash'): Promise<void> {
+  async boot(reason: BootReason): Promise<void> {
     this.boots++;
     this.dead = false;
     this.sleepRequest = undefined;
@@ -177,7 +180,7 @@ export class DeviceHost {
   /** The one pending power-up: a new one (a power cut during deep sleep) replaces the old wake. */
   private pendingBoot: TimerHandle | undefined;
 
-  private scheduleBoot(ms: number, reason: 'power-on' | 'deep-sleep' | 'crash'): void {
+  private scheduleBoot(ms: number, reason: BootReason): void {
     this.pendingBoot?.cancel();
     this.pendingBoot = this.scheduler.after(ms, () => {
       this.pendingBoot = undefined;
@@ -190,7 +193,7 @@ export class DeviceHost {
     this.powerCuts++;
     this.record('device.power-cut');
     this.retained = undefined;
-    this.synced = false;
+    this.rtc = undefined;
     await this.halt();
     this.scheduleBoot(rebootAfterMs, 'power-on');
   }
@@ -211,7 +214,7 @@ export class DeviceHost {
         this.powerCuts++;
         this.record('device.power-cut', { during: 'flash-write' });
         this.retained = undefined;
-        this.synced = false;
+        this.rtc = undefined;
         await this.halt();
         this.scheduleBoot(this.latency.bootMs, 'power-on');
         return;
@@ -219,7 +222,6 @@ export class DeviceHost {
       if (error instanceof FirmwareError) {
         this.crashes++;
         this.record('device.crash', { message: error.message.split('\n')[0] });
-        this.synced = false;
         await this.halt();
         this.scheduleBoot(this.latency.bootMs, 'crash');
         return;
@@ -227,11 +229,11 @@ export class DeviceHost {
       throw error;
     }
     if (this.sleepRequest !== undefined) {
-      const ms = this.sleepRequest;
+      const { ms, reason } = this.sleepRequest;
       await this.inspect().catch(() => undefined);
-      this.record('device.deep-sleep', { ms });
+      this.record(reason === 'reset' ? 'device.restart' : 'device.deep-sleep', { ms });
       await this.halt();
-      this.scheduleBoot(ms + this.latency.bootMs, 'deep-sleep');
+      this.scheduleBoot(ms + this.latency.bootMs, reason);
     }
   }
 
@@ -295,7 +297,7 @@ export class DeviceHost {
       case Op.Now: {
         const reply = message(Op.Now, 0, 12);
         reply.view.setUint32(HEADER, this.tick(), true);
-        reply.view.setFloat64(HEADER + 4, this.synced ? this.options.epochMs + this.scheduler.now : NaN, true);
+        reply.view.setFloat64(HEADER + 4, this.rtc ? this.rtc.wallMs + (this.scheduler.now - this.rtc.atMs) : NaN, true);
         return reply.bytes;
       }
       case Op.TimerSet: {
@@ -321,14 +323,18 @@ export class DeviceHost {
         this.record(event, fields);
         return ok(m);
       }
-      case Op.TimeSync:
+      case Op.TimeQuery: {
+        const { server } = bodyJson<{ server: string }>(m);
         this.later(this.latency.timeSyncMs, () => {
           if (this.wifi.state !== 'associated') {
-            return withJson(Op.TimeSynced, 0, { error: { category: 'wifi', message: 'time sync needs the network' } });
+            return withJson(Op.TimeReply, 0, { error: { category: 'wifi', message: 'time query needs the network' } });
           }
-          this.synced = true;
-          return withJson(Op.TimeSynced, 0, {});
+          return withJson(Op.TimeReply, 0, { wallMs: this.options.epochMs + this.scheduler.now, server });
         });
+        return ok(m);
+      }
+      case Op.TimeSet:
+        this.rtc = { atMs: this.scheduler.now, wallMs: bodyView(m).getFloat64(0, true) };
         return ok(m);
       case Op.WifiJoin:
         this.join(bodyJson<{ hint: WifiHint | null }>(m).hint);
@@ -344,17 +350,30 @@ export class DeviceHost {
       case Op.TlsOpen:
         this.openTls(m);
         return ok(m);
-      case Op.TlsWrite: {
+      case Op.TlsWrite:
+      case Op.TlsWriteReply: {
         const stream = this.streams.get(m.id);
         if (stream?.socket && !stream.closed) {
           this.bytesTx += m.body.length;
           this.meter.bytes(m.body.length, true);
           if (this.options.realNetwork !== false) {
-            if (expectsReply(m.body)) this.awaitReply(stream);
+            if (m.op === Op.TlsWriteReply) this.awaitReply(stream);
             else this.scheduler.touchIo();
           }
           stream.socket.write(m.body.slice());
         }
+        return ok(m);
+      }
+      case Op.TlsEnd: {
+        const stream = this.streams.get(m.id);
+        if (stream) {
+          stream.closed = true;
+          stream.awaiting?.release();
+          stream.socket?.close();
+          this.streams.delete(m.id);
+        }
+        const id = m.id;
+        this.post(() => message(Op.TlsEnded, id, 0).bytes);
         return ok(m);
       }
       case Op.TlsClose: {
@@ -389,7 +408,12 @@ export class DeviceHost {
         this.retained = m.body.slice();
         return ok(m);
       case Op.DeepSleep:
-        this.sleepRequest = bodyView(m).getUint32(0, true);
+        this.sleepRequest = { ms: bodyView(m).getUint32(0, true), reason: 'deep-sleep' };
+        return ok(m);
+      case Op.Restart:
+        this.sleepRequest = { ms: 0, reason: 'reset' };
+        return ok(m);
+      case Op.FeedWatchdog:
         return ok(m);
       case Op.SensorRead: {
         const reply = message(Op.SensorRead, 0, 8);
@@ -526,18 +550,6 @@ export class DeviceHost {
       },
     );
   }
-}
-
-/**
- * Whether bytes the firmware wrote are likely to get an answer. A simulator
- * heuristic over MQTT's first byte: QoS 0 PUBLISH, PUBACK, PUBCOMP and
- * DISCONNECT are answered by nothing; everything else the device sends is.
- */
-function expectsReply(bytes: Uint8Array): boolean {
-  const first = bytes[0];
-  const type = first >> 4;
-  if (type === 3) return (first & 0x06) !== 0; // PUBLISH: only QoS 1 and 2 are acknowledged
-  return type !== 4 && type !== 7 && type !== 14;
 }
 
 function ok(m: Message): Uint8Array {

@@ -15,7 +15,7 @@
  * it, or after `close()`, no callback fires.
  */
 import tls from 'node:tls';
-import type { LinkError, LinkErrorCategory } from '../../hal/types';
+import type { CertFailure, LinkError, LinkErrorCategory } from '../../hal/types';
 
 export interface SecureSocketOptions {
   host: string;
@@ -179,10 +179,13 @@ export function classifySocketError(error: ErrorLike, context: ClassifyContext):
     return make('timeout', `no TLS session with ${where} in time (${code}) — check reachability and the port`);
   }
   if (CERT_CODES.has(code)) {
-    return make(
-      'tls-cert',
-      `server certificate rejected (${tag}) — check the trusted CA, that ${context.serverName} is the endpoint name, and the clock`,
-    );
+    return {
+      ...make(
+        'tls-cert',
+        `server certificate rejected (${tag}) — check the trusted CA, that ${context.serverName} is the endpoint name, and the clock`,
+      ),
+      reason: certFailure(code),
+    };
   }
   if (ALERT_CODE.test(code) || /alert number \d+/.test(error.message ?? '')) {
     return make('tls-alert', `server refused the handshake (${tag}) — ${alertHint(code, context)}`);
@@ -199,6 +202,14 @@ export function classifySocketError(error: ErrorLike, context: ClassifyContext):
     return make('tls-handshake', `TLS handshake with ${where} failed (${tag}) — ${hint}`);
   }
   return make('tcp', `connection to ${where} failed (${tag || 'unknown error'}) — check host, port and the network`);
+}
+
+/** Which check an OpenSSL/Node certificate code reports. */
+function certFailure(code: string): CertFailure {
+  if (/NOT_YET_VALID|HAS_EXPIRED|_NOT_BEFORE_FIELD|_NOT_AFTER_FIELD/.test(code)) return 'time';
+  if (code === 'HOSTNAME_MISMATCH' || code.startsWith('ERR_TLS_CERT_ALTNAME')) return 'name';
+  if (code === 'INVALID_PURPOSE') return 'usage';
+  return 'untrusted';
 }
 
 function alertHint(code: string, context: ClassifyContext): string {

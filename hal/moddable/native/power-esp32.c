@@ -74,6 +74,9 @@ void xs_fieldlink_boot_reason(xsMachine *the)
 		case ESP_RST_PANIC:
 			reason = "crash";
 			break;
+		case ESP_RST_SW:
+			reason = "reset";
+			break;
 		case ESP_RST_INT_WDT:
 		case ESP_RST_TASK_WDT:
 		case ESP_RST_WDT:
@@ -108,6 +111,12 @@ void xs_fieldlink_deep_sleep(xsMachine *the)
 	fflush(stdout);
 
 	esp_deep_sleep_start();		/* does not return: the chip resets on wake-up */
+}
+
+void xs_fieldlink_restart(xsMachine *the)
+{
+	fflush(stdout);
+	esp_restart();		/* does not return; the next boot reports ESP_RST_SW */
 }
 
 void xs_fieldlink_retained_capacity(xsMachine *the)

@@ -7,6 +7,7 @@
 
 function nativeBootReason() @ "xs_fieldlink_boot_reason";
 function nativeDeepSleep(ms) @ "xs_fieldlink_deep_sleep";
+function nativeRestart() @ "xs_fieldlink_restart";
 function nativeRetainedCapacity() @ "xs_fieldlink_retained_capacity";
 function nativeRetainedLoad() @ "xs_fieldlink_retained_load";
 function nativeRetainedStore(bytes) @ "xs_fieldlink_retained_store";
@@ -18,6 +19,11 @@ export function bootReason() {
 
 export function deepSleep(ms) {
 	nativeDeepSleep(ms);		// does not return
+	return true;
+}
+
+export function restart() {
+	nativeRestart();		// does not return
 	return true;
 }
 

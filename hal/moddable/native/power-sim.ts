@@ -20,6 +20,8 @@ export const deepSleep: typeof Native.deepSleep = (ms) => {
   return false;
 };
 
+export const restart: typeof Native.restart = () => false;
+
 export const retainedCapacity: typeof Native.retainedCapacity = () => CAPACITY;
 
 export const retainedLoad: typeof Native.retainedLoad = () => retained?.slice(0);

@@ -19,6 +19,13 @@ export function bootReason(): BootReason;
  */
 export function deepSleep(ms: number): boolean;
 
+/**
+ * Restart the chip now (ESP32: `esp_restart`, which does not return; the next
+ * boot reports `reset`). Returns `false` where there is no such thing (the
+ * simulator); then nothing happened.
+ */
+export function restart(): boolean;
+
 /** Largest byte count `retainedStore` accepts. */
 export function retainedCapacity(): number;
 

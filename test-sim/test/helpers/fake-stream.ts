@@ -1,9 +1,11 @@
 /** A fake SecureStream that records what the client wrote, decoded by mqtt-packet (the reference parser). */
 import mqttPacket from 'mqtt-packet';
-import type { SecureStream } from '../../../hal/types';
+import type { SecureStream, WriteOptions } from '../../../hal/types';
 
 export class FakeStream implements SecureStream {
   written: mqttPacket.Packet[] = [];
+  /** Whether each write said a reply is expected, in order. */
+  replies: boolean[] = [];
   bytes = 0;
   closed = false;
   private parser = mqttPacket.parser({ protocolVersion: 4 });
@@ -13,14 +15,20 @@ export class FakeStream implements SecureStream {
     this.parser.on('error', (e) => { throw e; });
   }
 
-  write(bytes: Uint8Array): void {
+  write(bytes: Uint8Array, options?: WriteOptions): void {
     if (this.closed) throw new Error('write after close');
+    this.replies.push(options?.reply === true);
     this.bytes += bytes.length;
     this.parser.parse(Buffer.from(bytes));
   }
 
   close(): void {
     this.closed = true;
+  }
+
+  end(onDone: () => void): void {
+    this.closed = true;
+    onDone();
   }
 
   take(): mqttPacket.Packet[] {

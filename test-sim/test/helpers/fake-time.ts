@@ -4,13 +4,20 @@ import type { Clock, Timers } from '../../../hal/types';
 export class FakeTime {
   /** Starts near the uint32 wrap so tests cross it. */
   ms = 0xffff_f000;
+  /** What every time server says: 2026-01-01T00:00:00Z at the start, advancing with `ms`. */
+  serverWallMs = Date.UTC(2026, 0, 1);
+  /** The RTC: unset until `setWallTime`. */
+  private rtc: { at: number; wallMs: number } | undefined;
   private timers = new Map<number, { at: number; callback: () => void }>();
   private next = 1;
 
   readonly clock: Clock = {
     now: () => this.ms >>> 0,
-    wallTime: () => undefined,
-    sync: (done) => done(undefined),
+    wallTime: () => (this.rtc ? this.rtc.wallMs + (this.ms - this.rtc.at) : undefined),
+    query: (server, done) => done({ wallMs: this.serverWallMs + (this.ms - 0xffff_f000), server }),
+    setWallTime: (wallMs) => {
+      this.rtc = { at: this.ms, wallMs };
+    },
   };
 
   readonly timers_: Timers = {

@@ -15,9 +15,9 @@ test('alpn given as a comma list becomes an array; empty means none', () => {
   assert.deepEqual(firmwareConfig({ alpn: '' }).alpn, []);
 });
 
-test('Wi-Fi secrets and Moddable\'s own keys never reach firmware', () => {
-  const out = firmwareConfig({ ssid: 'home', password: 'secret', sntp: 'pool.ntp.org', file: { root: '/tmp/' }, format: 'RGB565LE', endpoint: 'e' });
-  assert.deepEqual(out, { endpoint: 'e' });
+test('Wi-Fi secrets and Moddable\'s own keys never reach firmware; sntp becomes the firmware\'s time servers', () => {
+  const out = firmwareConfig({ ssid: 'home', password: 'secret', sntp: 'pool.ntp.org, time.google.com', file: { root: '/tmp/' }, format: 'RGB565LE', endpoint: 'e' });
+  assert.deepEqual(out, { endpoint: 'e', timeServers: ['pool.ntp.org', 'time.google.com'] });
   assert.ok(!firmwareKeys().includes('password'));
 });
 

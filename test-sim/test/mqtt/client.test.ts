@@ -225,3 +225,16 @@ test('the generic profile allows long topics and many slashes', () => {
   assert.ok(!(client.publish('a/b/c/d/e/f/g/h/i/j', new Uint8Array(0), 0) instanceof MqttError));
   assert.ok(!(client.publish('x'.repeat(1000), new Uint8Array(0), 0) instanceof MqttError));
 });
+
+test('writes say whether the broker answers them: CONNECT, QoS 1 PUBLISH and PINGREQ do; QoS 0, PUBACK and DISCONNECT do not', () => {
+  const { client, stream, time, connect } = setup({ keepAliveS: 30 });
+  connect();
+  client.publish('t/1', new Uint8Array([1]), 1);
+  client.publish('t/0', new Uint8Array([0]), 0);
+  client.receive(fromBroker({ cmd: 'publish', topic: 'cmd/x', payload: Buffer.from('x'), qos: 1, messageId: 7 }));
+  time.advance(30_000);
+  client.disconnect();
+  const kinds = (stream.take() as any[]).map((p) => (p.cmd === 'publish' ? `publish${p.qos}` : p.cmd));
+  assert.deepEqual(kinds, ['connect', 'publish1', 'publish0', 'puback', 'pingreq', 'disconnect']);
+  assert.deepEqual(stream.replies, [true, true, false, false, true, false]);
+});

@@ -94,3 +94,13 @@ test('alpnError names what was offered and what came back', () => {
   assert.match(error.message, /selected ALPN none, not x-amzn-mqtt-ca/);
   assert.match(alpnError(['x-amzn-mqtt-ca'], 'h2', at('tls')).message, /"h2"/);
 });
+
+test('a rejected certificate says which check failed: the clock, the name, the usage or the chain', () => {
+  const reason = (code: string) => classifySocketError({ code }, at('tls')).reason;
+  assert.equal(reason('CERT_HAS_EXPIRED'), 'time');
+  assert.equal(reason('CERT_NOT_YET_VALID'), 'time');
+  assert.equal(reason('ERR_TLS_CERT_ALTNAME_INVALID'), 'name');
+  assert.equal(reason('INVALID_PURPOSE'), 'usage');
+  assert.equal(reason('UNABLE_TO_GET_ISSUER_CERT_LOCALLY'), 'untrusted');
+  assert.equal(reason('ECONNRESET'), undefined);
+});

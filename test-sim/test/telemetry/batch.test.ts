@@ -16,7 +16,7 @@ function fakeDevice(): { clock: Clock; sensor: Sensor; set(wall: number | undefi
   let wall: number | undefined;
   let value = 0;
   return {
-    clock: { now: () => 0, wallTime: () => wall, sync: (done) => done(undefined) },
+    clock: { now: () => 0, wallTime: () => wall, query: (server, done) => done({ category: 'timeout', message: server }), setWallTime: () => {} },
     sensor: { read: () => value },
     set(w, v) {
       wall = w;

@@ -108,7 +108,7 @@ function alwaysConnected(hal: Hal, raw: unknown, name: string, policy: AnchorPol
     hal.wifi.join({
       onJoined: () => {
         wifiUp = true;
-        if (hal.clock.wallTime() === undefined) hal.clock.sync(() => connect());
+        if (hal.clock.wallTime() === undefined) syncClock(hal, () => connect());
         else connect();
       },
       // The ESP-IDF station example retries association at once, forever.
@@ -183,7 +183,7 @@ function naiveDuty(hal: Hal, raw: unknown): AppHandle {
           onError: (error) => (client.connected ? client.streamFailed(error) : sleep('lost')),
         });
       };
-      if (hal.clock.wallTime() === undefined) hal.clock.sync(open);
+      if (hal.clock.wallTime() === undefined) syncClock(hal, open);
       else open();
     },
     onError: () => sleep('no-wifi'),
@@ -191,4 +191,12 @@ function naiveDuty(hal: Hal, raw: unknown): AppHandle {
   });
   hal.timers.set(() => sleep('timeout'), 30_000);
   return { inspect: () => ({ anchor: 'naive-duty', nextSeq: seq + 1 }) };
+}
+
+/** SNTP as the anchors' SDKs do it: one server, take its answer, carry on either way. */
+function syncClock(hal: Hal, then: () => void): void {
+  hal.clock.query('pool.ntp.org', (result) => {
+    if (!('category' in result)) hal.clock.setWallTime(result.wallMs);
+    then();
+  });
 }

@@ -1,0 +1,24 @@
+/**
+ * What the simulator's HAL does, declared independently of hal/moddable's list
+ * (hal/moddable/capabilities.ts) and held equal to it by a test: the simulator
+ * models the device as hal/moddable really drives it, never better. The host
+ * (test-sim/) reads this list to decide how long a join or a handshake takes
+ * and what it costs.
+ */
+import type { PlatformCapabilities } from '../types';
+
+export const CAPABILITIES: PlatformCapabilities = Object.freeze({
+  wifiJoin: Object.freeze(['scan'] as const),
+  tls: Object.freeze({
+    implementation: 'moddable-js' as const,
+    maxVersion: '1.2' as const,
+    keyTypes: Object.freeze(['rsa-2048'] as const),
+    resumption: Object.freeze(['session-id'] as const),
+    resumeAfterDeepSleep: false,
+  }),
+  sleep: Object.freeze(['deep', 'auto-light'] as const),
+  maxDeepSleepMs: 0xffffffff,
+  retainedBytes: 2048,
+  timeSync: 'sntp' as const,
+  watchdog: false,
+});
