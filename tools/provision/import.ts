@@ -4,9 +4,14 @@
  * Moddable's TLS and a `config.json`, plus the PEM set the simulator reads.
  *
  * Moddable's `clientKey` is parsed by `modules/crypt/etc/pkcs8.js` (called from
- * `ssl/cert.js`), which reads a PKCS#8 PrivateKeyInfo wrapping an RSA key, so
- * `device.key.der` is unencrypted PKCS#8 DER; Moddable's AWS guide converts with
+ * `ssl/cert.js`), which reads a PKCS#8 PrivateKeyInfo, and mbedTLS's
+ * `mbedtls_pk_parse_key` reads the same, so `device.key.der` is unencrypted
+ * PKCS#8 DER; Moddable's AWS guide converts with
  * `openssl pkcs8 -topk8 -outform der -nocrypt` for the same reason.
+ *
+ * Device keys: RSA (2048 bits or more, what `create-keys-and-certificate`
+ * makes) or ECDSA on P-256 (what an AWS CSR flow with an EC key makes).
+ * Anything else is refused: the device TLS cannot sign with it.
  */
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -87,12 +92,16 @@ export async function importCredentials(options: ImportOptions): Promise<ImportR
   checkDates(cert, '--cert', options.certFile, now, 'create and activate a new device certificate');
   checkDates(ca, '--ca', options.caFile, now, 'download the current Amazon root CA');
   if (!ca.ca) {
-    warnings.push(`--ca ${options.caFile} is not a CA certificate; the device will not be able to verify the endpoint`);
+    throw new ProvisionError(
+      `--ca ${options.caFile} is not a CA certificate (basicConstraints CA:FALSE or absent); the device could not verify the endpoint with it`,
+      'pass the Amazon root CA (AmazonRootCA1.pem, or AmazonRootCA3.pem for ECC)',
+    );
   }
-  if (key.asymmetricKeyType !== 'rsa') {
-    warnings.push(
-      `the device key is ${key.asymmetricKeyType?.toUpperCase() ?? 'not RSA'}; Moddable's TLS signs CertificateVerify with RSA only — ` +
-        'use an RSA key (AWS create-keys-and-certificate makes RSA-2048)',
+  const keyProblem = unsupportedKey(key);
+  if (keyProblem !== undefined) {
+    throw new ProvisionError(
+      `--key ${options.keyFile} is ${keyProblem}; the device signs with RSA (2048 bits or more) or ECDSA P-256 only`,
+      'create the certificate with an RSA-2048 or EC P-256 key (aws iot create-keys-and-certificate makes RSA-2048)',
     );
   }
 
@@ -129,6 +138,19 @@ export async function importCredentials(options: ImportOptions): Promise<ImportR
     written.push(path);
   }
   return { config, files: written, warnings };
+}
+
+/** Why the device cannot sign with `key`, or undefined when it can. */
+export function unsupportedKey(key: KeyObject): string | undefined {
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return (details.modulusLength ?? 0) >= 2048 ? undefined : `an RSA-${details.modulusLength ?? '?'} key`;
+    case 'ec':
+      return details.namedCurve === 'prime256v1' ? undefined : `an EC key on ${details.namedCurve ?? 'an unnamed curve'}`;
+    default:
+      return `a${/^[aeiou]/i.test(key.asymmetricKeyType ?? '') ? 'n' : ''} ${(key.asymmetricKeyType ?? 'unknown').toUpperCase()} key`;
+  }
 }
 
 async function readText(path: string, flag: string): Promise<string> {

@@ -1,7 +1,7 @@
 /**
  * provision: credentials for the firmware and the simulator.
  *
- *   npm run provision -- dev-pki [--out DIR] [--endpoint NAME] [--devices N] [--days N]
+ *   npm run provision -- dev-pki [--out DIR] [--endpoint NAME] [--devices N] [--days N] [--key-type rsa|ec]
  *   npm run provision -- import --endpoint HOST --cert FILE --key FILE --ca FILE [--thing NAME] [--out DIR]
  *
  * Every failure is one line on stderr, `provision: <what is wrong> — <what to do>`,
@@ -22,23 +22,25 @@ commands:
 Run \`npm run provision -- <command> --help\` for a command's options.
 `;
 
-const DEV_PKI_HELP = `usage: npm run provision -- dev-pki [--out DIR] [--endpoint NAME] [--devices N] [--days N]
+const DEV_PKI_HELP = `usage: npm run provision -- dev-pki [--out DIR] [--endpoint NAME] [--devices N] [--days N] [--key-type rsa|ec]
 
-Makes an RSA-2048 test PKI shaped like AWS IoT's: root CA -> intermediate -> endpoint
+Makes a test PKI shaped like AWS IoT's: RSA-2048 root CA -> intermediate -> endpoint
 certificate with SAN *.<rest of NAME>, and device certificates signed by the root.
-Also writes negative-test material under DIR/negative/.
+Also writes negative-test material under DIR/negative/. DIR is replaced whole: it must
+not exist, be empty, or hold a dev PKI and nothing else.
 
   --out DIR        where to write (default ${DEFAULT_DEV_PKI_DIR})
   --endpoint NAME  endpoint host name (default ${DEFAULT_ENDPOINT_NAME})
   --devices N      number of device certificates, 1..100 (default 1)
   --days N         validity in days (default 30)
+  --key-type T     device keys: rsa (RSA-2048, default) or ec (ECDSA P-256)
   -h, --help       this text
 `;
 
 const IMPORT_HELP = `usage: npm run provision -- import --endpoint HOST --cert FILE --key FILE --ca FILE [--thing NAME] [--out DIR]
 
-Checks AWS IoT credentials (key matches certificate, dates, endpoint form, key type)
-and writes ca.der, device.der, device.key.der (PKCS#8, as Moddable's clientKey expects),
+Checks AWS IoT credentials (key matches certificate, dates, endpoint form, key type:
+RSA-2048 or larger, or ECDSA P-256; the CA must be a CA certificate) and writes ca.der, device.der, device.key.der (PKCS#8, as Moddable's clientKey expects),
 the same as PEM for the simulator, and config.json {endpoint, thing, port: 443}.
 
   --endpoint HOST  Data-ATS endpoint, <prefix>-ats.iot.<region>.amazonaws.com
@@ -76,6 +78,7 @@ async function devPki(args: string[]): Promise<void> {
     endpoint: { type: 'string' },
     devices: { type: 'string' },
     days: { type: 'string' },
+    'key-type': { type: 'string' },
   });
   if (values.help) {
     process.stdout.write(DEV_PKI_HELP);
@@ -88,16 +91,22 @@ async function devPki(args: string[]): Promise<void> {
   }
   const devices = positiveInt(values.devices as string | undefined, '--devices', 1, 100);
   const validityDays = positiveInt(values.days as string | undefined, '--days', 30, 3650);
-  const { generateDevPki, replaceDevPki } = await import('./pki'); // @peculiar/x509 is slow to load; import does not need it
+  const keyType = String(values['key-type'] ?? 'rsa');
+  if (keyType !== 'rsa' && keyType !== 'ec') {
+    throw new ProvisionError(`--key-type must be rsa or ec, got "${keyType}"`, 'pass --key-type rsa (RSA-2048) or --key-type ec (ECDSA P-256)');
+  }
+  const { generateDevPki, refuseForeignDirectory, replaceDevPki } = await import('./pki'); // @peculiar/x509 is slow to load; import does not need it
+  await refuseForeignDirectory(out); // before minutes of key generation, not after
   const pki = await generateDevPki({
     endpointName,
     devices,
     validityDays,
+    keyType,
     onProgress: (step) => process.stderr.write(`provision: generating ${step}\n`),
   });
   pki.files = await replaceDevPki(pki, out);
   for (const file of pki.files) process.stdout.write(`wrote ${file}\n`);
-  process.stdout.write(`endpoint ${pki.endpointName}, things ${pki.devices.map((d) => d.thing).join(', ')}\n`);
+  process.stdout.write(`endpoint ${pki.endpointName}, things ${pki.devices.map((d) => d.thing).join(', ')}, device keys ${keyType === 'ec' ? 'ECDSA P-256' : 'RSA-2048'}\n`);
 }
 
 async function importCommand(args: string[]): Promise<void> {

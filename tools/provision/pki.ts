@@ -6,19 +6,21 @@
  * its own CA; for tests the root stands in for it).
  *
  * Everything is made at run time with @peculiar/x509 over Node's WebCrypto;
- * nothing here is committed. All keys are RSA-2048 because Moddable's TLS signs
- * CertificateVerify with RSA only.
+ * nothing here is committed. The CAs and the endpoint are RSA-2048 (as AWS's
+ * RSA chain); device keys are RSA-2048 or ECDSA P-256 (`keyType`), the two
+ * kinds AWS IoT issues and the device TLS signs CertificateVerify with.
  */
 // @peculiar/x509 resolves its algorithm providers with tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
 import { webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
-import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { lock } from 'proper-lockfile';
 import * as x509 from '@peculiar/x509';
 import { DEFAULT_ENDPOINT_NAME } from './defaults';
+import { ProvisionError } from './errors';
 import { issuedBy, pemToDer, splitPemCertificates, writeSecureAware } from './pem';
 
 x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
@@ -36,6 +38,13 @@ const RSA: webcrypto.RsaHashedKeyGenParams = {
   modulusLength: 2048,
   publicExponent: new Uint8Array([1, 0, 1]),
 };
+
+/** ECDSA with SHA-256 on P-256 (secp256r1), the curve AWS IoT and mbedTLS's PSA drivers support in hardware. */
+const EC: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+
+/** The kinds of device key: `rsa` is RSA-2048, `ec` is ECDSA P-256. */
+export type DeviceKeyType = 'rsa' | 'ec';
+export const DEVICE_KEY_TYPES: readonly DeviceKeyType[] = ['rsa', 'ec'];
 
 /** A certificate with the private key of its subject, both PEM (the key PKCS#8). */
 export interface CertifiedKey {
@@ -84,6 +93,8 @@ export interface DevPkiOptions {
   endpointName?: string;
   /** Number of device certificates, default 1. */
   devices?: number;
+  /** Device key type, default `rsa`. */
+  keyType?: DeviceKeyType;
   /** Certificate lifetime, default 30 days. */
   validityDays?: number;
   /** Issue time, default now. A past date yields certificates that have already expired. */
@@ -118,6 +129,8 @@ interface Validity {
 export async function generateDevPki(options: DevPkiOptions = {}): Promise<Pki> {
   const endpointName = options.endpointName ?? DEFAULT_ENDPOINT_NAME;
   const deviceCount = options.devices ?? 1;
+  const keyType = options.keyType ?? 'rsa';
+  if (!DEVICE_KEY_TYPES.includes(keyType)) throw new RangeError(`keyType must be rsa or ec, got ${String(keyType)}`);
   if (!Number.isInteger(deviceCount) || deviceCount < 1 || deviceCount > 100) {
     throw new RangeError(`devices must be an integer 1..100, got ${deviceCount}`);
   }
@@ -143,7 +156,7 @@ export async function generateDevPki(options: DevPkiOptions = {}): Promise<Pki> 
   for (let i = 0; i < deviceCount; i++) {
     progress(`device certificate ${i + 1}/${deviceCount}`);
     const thing = thingNameForIndex(i);
-    const keys = await newKeys();
+    const keys = await newKeys(keyType);
     deviceKeys.push(keys);
     const cert = await issueClient(thing, keys, root, validity);
     devices.push({ thing, cert: cert.toString('pem'), key: await privatePem(keys) });
@@ -329,6 +342,7 @@ async function withDevPkiLock<T>(dir: string, fn: () => Promise<T>): Promise<T> 
 
 /** Writes `pki` beside `dir`, then renames it into place: a reader sees the old PKI, the new one, or none. */
 async function swapInDevPki(pki: Pki, dir: string): Promise<string[]> {
+  await refuseForeignDirectory(dir); // checked again here: the directory may have changed while the PKI was made
   const fresh = `${dir}.new-${process.pid}`;
   const old = `${dir}.old-${process.pid}`;
   await rm(fresh, { recursive: true, force: true });
@@ -340,6 +354,32 @@ async function swapInDevPki(pki: Pki, dir: string): Promise<string[]> {
   await rename(fresh, dir);
   await rm(old, { recursive: true, force: true });
   return devPkiFiles(pki).map((f) => join(dir, f.name));
+}
+
+/** A name `devPkiFiles` can produce (any device count), or a temporary file of `writeSecureAware`. */
+const DEV_PKI_NAME = /^(root-ca\.pem|intermediate-ca\.pem|endpoint-chain\.pem|endpoint\.key|ca\.der|device(-\d+)?\.(pem|key|der|key\.der)|negative|negative\/(expired-endpoint-chain|other-name-endpoint-chain|other-root-ca|other-ca-device)\.pem|(negative\/)?\..+\.tmp)$/;
+
+/**
+ * Replacing `dir` deletes it, so it must be absent, empty, or a dev PKI and
+ * nothing else: `--out .` or `--out ~/project` is refused, never emptied.
+ */
+export async function refuseForeignDirectory(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir); // not recursive: `--out /` must be refused at once
+    if (names.includes('negative')) names.push(...(await readdir(join(dir, 'negative')).catch(() => [])).map((n) => `negative/${n}`));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new ProvisionError(`--out ${dir} is a file, not a directory`, 'pass a new or empty directory, or an existing dev PKI');
+    throw error;
+  }
+  if (names.length === 0) return;
+  const foreign = names.find((n) => !DEV_PKI_NAME.test(n));
+  if (foreign !== undefined || !(await hasDevPki(dir))) {
+    const why = foreign !== undefined ? `holds ${foreign}, which is not part of a dev PKI` : 'is not a complete dev PKI';
+    throw new ProvisionError(`--out ${dir} is not empty and ${why}; replacing it would delete it`, 'pass a new or empty directory, or an existing dev PKI');
+  }
 }
 
 /** True when `dir` holds a complete dev PKI as written by `writeDevPki`. */
@@ -410,8 +450,8 @@ function joinPem(...blocks: string[]): string {
   return blocks.map((b) => b.trim()).join('\n') + '\n';
 }
 
-async function newKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as CryptoKeyPair;
+async function newKeys(type: DeviceKeyType = 'rsa'): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(type === 'ec' ? EC : RSA, true, ['sign', 'verify'])) as CryptoKeyPair;
 }
 
 async function privatePem(keys: CryptoKeyPair): Promise<string> {
@@ -472,9 +512,11 @@ async function issueClient(
   issuer: Authority,
   validity: Validity,
 ): Promise<x509.X509Certificate> {
+  // keyEncipherment is for RSA key transport; an EC key only signs [RFC 5480 3].
+  const usage = keys.publicKey.algorithm.name === 'ECDSA' ? x509.KeyUsageFlags.digitalSignature : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment;
   return issue(`CN=${thing}`, keys.publicKey, issuer, validity, [
     new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.KeyUsagesExtension(usage, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
   ]);
 }

@@ -5,10 +5,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { webcrypto } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { generateDevPki } from '../../../tools/provision/pki';
+import { writeSecureAware } from '../../../tools/provision/pem';
 
 const root = new URL('../../../', import.meta.url).pathname;
 let dir: string;
@@ -18,7 +22,22 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fieldlink-provision-'));
   await generateDevPki({ out: join(dir, 'pki'), devices: 2 });
   await generateDevPki({ out: join(dir, 'old'), now: new Date(Date.now() - 60 * 86_400_000) }); // expired
+  await generateDevPki({ out: join(dir, 'ec'), keyType: 'ec' });
   await writeFile(join(dir, 'garbage.pem'), '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n');
+  // A P-384 device key: a valid certificate the device cannot sign with.
+  const alg = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=p384-thing',
+    notBefore: new Date(Date.now() - 3_600_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+    keys,
+    signingAlgorithm: alg,
+  });
+  await writeFile(join(dir, 'p384.pem'), cert.toString('pem'));
+  await writeFile(join(dir, 'p384.key'), x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'));
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -135,4 +154,65 @@ describe('provision CLI', { concurrency: true }, () => {
     assert.match(run.stderr, /^provision: warning: endpoint "https:\/\/example\.com:8883" does not look like <prefix>-ats\.iot\.<region>\.amazonaws\.com/);
     assert.equal(run.stderr.trimEnd().split('\n').length, 1);
   });
+
+  test('dev-pki --key-type ec makes ECDSA P-256 device keys, and import takes them', async () => {
+    const made = await provision('dev-pki', '--out', p('cli-ec'), '--key-type', 'ec');
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stdout, /device keys ECDSA P-256/);
+    const run = await provision(...importArgs({ cert: p('ec', 'device.pem'), key: p('ec', 'device.key'), ca: p('ec', 'root-ca.pem'), out: p('out-ec') }));
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    const { createPrivateKey } = await import('node:crypto');
+    const key = createPrivateKey({ key: await readFile(p('out-ec', 'device.key.der')), format: 'der', type: 'pkcs8' });
+    assert.equal(key.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+    assert.equal((await stat(p('out-ec', 'device.key.der'))).mode & 0o777, 0o600);
+  });
+
+  test('dev-pki refuses a key type it cannot make', async () => {
+    assertOneLineFailure(await provision('dev-pki', '--out', p('cli-dsa'), '--key-type', 'dsa'), /--key-type must be rsa or ec, got "dsa"/);
+    await assert.rejects(stat(p('cli-dsa')));
+  });
+
+  test('import refuses a key the device cannot sign with (EC P-384), writing nothing', async () => {
+    const run = await provision(...importArgs({ cert: p('p384.pem'), key: p('p384.key'), out: p('out-p384') }));
+    assertOneLineFailure(run, /--key .*p384\.key is an EC key on secp384r1; the device signs with RSA \(2048 bits or more\) or ECDSA P-256 only/);
+    await assert.rejects(stat(p('out-p384')));
+  });
+
+  test('import refuses a --ca that is not a CA certificate, writing nothing', async () => {
+    const run = await provision(...importArgs({ ca: p('pki', 'device-2.pem'), out: p('out-notca') }));
+    assertOneLineFailure(run, /--ca .*device-2\.pem is not a CA certificate/);
+    await assert.rejects(stat(p('out-notca')));
+  });
+
+  test('dev-pki --out refuses a directory that holds anything but a dev PKI, and deletes nothing', async () => {
+    await mkdir(p('work'), { recursive: true });
+    await writeFile(p('work', 'notes.txt'), 'mine');
+    assertOneLineFailure(await provision('dev-pki', '--out', p('work')), /--out .*work is not empty and holds notes\.txt, which is not part of a dev PKI/);
+    assert.equal(await readFile(p('work', 'notes.txt'), 'utf8'), 'mine');
+    // A dev PKI with a stranger in it is not a dev PKI either.
+    await generateDevPki({ out: p('mixed') });
+    await writeFile(p('mixed', 'config.json'), '{}');
+    assertOneLineFailure(await provision('dev-pki', '--out', p('mixed')), /holds config\.json/);
+    assert.equal(await readFile(p('mixed', 'config.json'), 'utf8'), '{}');
+    // A dev PKI is replaced whole.
+    const before = await readFile(p('pki', 'root-ca.pem'), 'utf8');
+    await generateDevPki({ out: p('replace-me') });
+    const again = await provision('dev-pki', '--out', p('replace-me'));
+    assert.equal(again.code, 0, again.stderr);
+    assert.notEqual(await readFile(p('replace-me', 'root-ca.pem'), 'utf8'), before);
+  });
+});
+
+test('secrets are created 0600 from the first byte and a planted symlink is replaced, not followed', async () => {
+  const target = p('victim.txt');
+  await writeFile(target, 'untouched', { mode: 0o644 });
+  await mkdir(p('sym'), { recursive: true });
+  await symlink(target, p('sym', 'device.key'));
+  await writeSecureAware(p('sym', 'device.key'), 'secret bytes', 'secret');
+  assert.equal(await readFile(target, 'utf8'), 'untouched');
+  assert.equal((await lstat(p('sym', 'device.key'))).isSymbolicLink(), false);
+  assert.equal((await stat(p('sym', 'device.key'))).mode & 0o777, 0o600);
+  assert.equal(await readFile(p('sym', 'device.key'), 'utf8'), 'secret bytes');
+  await assert.rejects(readlink(p('sym', 'device.key')));
 });

@@ -118,3 +118,15 @@ test('a past issue time makes certificates that have already expired', async () 
   assert.ok(Date.parse(new X509Certificate(old.devices[0].cert).validTo) < Date.now());
   assert.equal(new X509Certificate(old.endpoint.cert).subjectAltName, 'DNS:*.iot.sim-local-1.amazonaws.com');
 });
+
+test('keyType ec makes ECDSA P-256 device keys, signature-only usage, still signed by the RSA root', async () => {
+  const ec = await generateDevPki({ keyType: 'ec' });
+  const cert = new X509Certificate(ec.devices[0].cert);
+  assert.equal(cert.publicKey.asymmetricKeyType, 'ec');
+  assert.equal(cert.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+  assert.ok(cert.checkPrivateKey(createPrivateKey(ec.devices[0].key)));
+  assert.ok(issuedBy(ec.devices[0].cert, ec.rootCa));
+  const usage = new x509.X509Certificate(ec.devices[0].cert).getExtension(x509.KeyUsagesExtension);
+  assert.equal(usage?.usages, x509.KeyUsageFlags.digitalSignature);
+  assert.equal(new X509Certificate(ec.endpoint.cert).publicKey.asymmetricKeyType, 'rsa');
+});
