@@ -24,6 +24,18 @@ export function firmwareKeys(): string[] {
   return [...Object.keys(DEFAULTS), ...EXTRA_KEYS];
 }
 
+/**
+ * The mc/config names of the firmware keys a command line can set (a string, a
+ * number or a comma list; not an object such as `credentials`): what
+ * tools/moddable/build.ts accepts as key=value.
+ */
+export function firmwareConfigSources(): string[] {
+  const defaults = DEFAULTS as Readonly<Record<string, unknown>>;
+  return firmwareKeys()
+    .filter((key) => typeof defaults[key] !== 'object' || Array.isArray(defaults[key]))
+    .map((key) => Object.keys(RENAMED).find((source) => RENAMED[source] === key) ?? key);
+}
+
 export function firmwareConfig(mc: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const defaults = DEFAULTS as Readonly<Record<string, unknown>>;
   const out: Record<string, unknown> = {};

@@ -2,15 +2,21 @@
  * Builds the firmware with the Moddable SDK's `mcconfig`.
  *
  *   npm run build:sim   -- [key=value ...] [--local] [--credentials DIR] [--release] [--run]
- *   npm run build:esp32 -- [key=value ...] [--target SUB] [--credentials DIR] [--release]
- *   npm run flash:esp32 -- ssid=NAME password=SECRET [key=value ...] [--target SUB] [--credentials DIR] [--release]
+ *   npm run build:esp32 -- [key=value ...] [--target NAME] [--credentials DIR] [--debug]
+ *   npm run flash:esp32 -- ssid=NAME password=SECRET [key=value ...] [--target NAME] [--credentials DIR] [--debug]
  *
- * What it does: checks the SDK ($MODDABLE, and $IDF_PATH for ESP32) and the
- * credentials, puts node_modules/.bin first on PATH (mcconfig runs `tsc`, which
- * must be TypeScript 6 for its es2025 settings), passes `key=value` through as
- * mcconfig config overrides (after defaults from credentials/config.json), runs
+ * What it does: checks the SDK ($MODDABLE, and $IDF_PATH for ESP32), the
+ * target (a directory of $MODDABLE/build/devices/esp32/targets), the config
+ * keys (only those the firmware reads) and the credentials; puts
+ * node_modules/.bin first on PATH (mcconfig runs `tsc`, which must be
+ * TypeScript 6 for its es2025 settings); for ESP32 writes the sdkconfig layer
+ * (tools/moddable/sdkconfig.ts: the board's own, then fieldlink's for the keys
+ * the board leaves alone) and names it in SDKCONFIGPATH; passes `key=value` as
+ * mcconfig config overrides (after defaults from credentials/config.json); runs
  * mcconfig on manifests/simulator.json or manifests/esp32.json with output in
- * build/moddable, and prints the path of what it built.
+ * build/moddable, and prints the path of what it built. ESP32 builds are
+ * release builds (the task watchdog armed, no xsbug, no instrumentation timer)
+ * unless --debug; simulator builds are debug builds unless --release.
  *
  * Every user mistake or missing prerequisite is one line on stderr,
  * `build: <what is wrong> — <what to do>`, with exit status 2.
@@ -19,7 +25,9 @@ import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join, relative, resolve } from 'node:path';
+import { firmwareConfigSources } from '../../hal/moddable/config';
 import { DEFAULT_DEV_PKI_DIR, DEFAULT_ENDPOINT_NAME, AWS_MQTT_ALPN } from '../provision/defaults';
+import { composeLayer, listTargets, readTarget, type BoardTarget } from './sdkconfig';
 
 export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 export const GETTING_STARTED =
@@ -29,6 +37,9 @@ const CREDENTIAL_FILES = ['ca.der', 'device.der', 'device.key.der'] as const;
 /** Port `npm run endpoint` listens on (test-sim/endpoint/main.ts). */
 const LOCAL_ENDPOINT_PORT = 8443;
 
+/** Wi-Fi keys mcconfig's own modules read (mc/config ssid, password). */
+const WIFI_KEYS = Object.freeze(['ssid', 'password']);
+
 export type Mode = 'sim' | 'esp32' | 'flash-esp32';
 
 const HELP: Record<Mode, string> = {
@@ -36,8 +47,8 @@ const HELP: Record<Mode, string> = {
 
 Builds manifests/simulator.json for the Moddable simulator (mcconfig -d -m -p ${hostPlatform()}),
 a debug build unless --release. key=value pairs override the manifests' config
-(endpoint, port, thing, topic, serverName, alpn, sampleIntervalMs, uploadIntervalMs,
-powerMode, keepAliveS, sntp); defaults come from <credentials>/config.json.
+(${userKeys().join(', ')});
+defaults come from <credentials>/config.json. Any other key is refused.
 
   --local            point at the local endpoint (npm run endpoint): endpoint=127.0.0.1
                      port=${LOCAL_ENDPOINT_PORT} serverName=<its name> alpn=${AWS_MQTT_ALPN}, credentials ${DEFAULT_DEV_PKI_DIR}
@@ -48,22 +59,25 @@ powerMode, keepAliveS, sntp); defaults come from <credentials>/config.json.
 `,
   'esp32': `usage: npm run build:esp32 -- [key=value ...] [options]
 
-Builds manifests/esp32.json for an ESP32 board (mcconfig -d -m -p esp32[/SUB] -t build).
-Needs the ESP-IDF ($IDF_PATH). Wi-Fi: ssid=NAME password=SECRET.
+Builds manifests/esp32.json for an ESP32 board (mcconfig -m -p esp32[/NAME] -t build),
+a release build unless --debug. Needs ESP-IDF 6.0 ($IDF_PATH). Wi-Fi: ssid=NAME password=SECRET.
+key=value pairs override the manifests' config (${userKeys().join(', ')}).
 
-  --target SUB       subplatform, e.g. esp32s3, esp32c3, or a board target
+  --target NAME      a target of the Moddable SDK ($MODDABLE/build/devices/esp32/targets):
+                     esp32c3, esp32s3, or a board such as m5stack_core2; default: esp32
   --credentials DIR  ca.der, device.der, device.key.der (default credentials/)
-  --release          release build
+  --debug            debug build (xsbug over the serial port, instrumentation, no watchdog)
   -h, --help         this text
 `,
   'flash-esp32': `usage: npm run flash:esp32 -- ssid=NAME password=SECRET [key=value ...] [options]
 
-Builds manifests/esp32.json and flashes the board on $UPLOAD_PORT (mcconfig -d -m -p esp32[/SUB]);
-a debug build then waits for xsbug. Needs the ESP-IDF ($IDF_PATH).
+Builds manifests/esp32.json and flashes the board on $UPLOAD_PORT (mcconfig -m -p esp32[/NAME]),
+a release build unless --debug (which then waits for xsbug). Needs ESP-IDF 6.0 ($IDF_PATH).
 
-  --target SUB       subplatform, e.g. esp32s3, esp32c3, or a board target
+  --target NAME      a target of the Moddable SDK ($MODDABLE/build/devices/esp32/targets):
+                     esp32c3, esp32s3, or a board such as m5stack_core2; default: esp32
   --credentials DIR  ca.der, device.der, device.key.der (default credentials/)
-  --release          release build
+  --debug            debug build (xsbug over the serial port, instrumentation, no watchdog)
   -h, --help         this text
 `,
 };
@@ -85,6 +99,9 @@ export interface BuildPlan {
   artifact: string;
   /** mcsim, for --run. */
   simulator?: string;
+  /** ESP32: the board target and the sdkconfig keys it keeps from its own layer. */
+  board?: BoardTarget;
+  keptFromBoard?: string[];
 }
 
 function hostPlatform(): 'lin' | 'mac' | 'win' {
@@ -95,14 +112,23 @@ interface Parsed {
   overrides: Map<string, string>;
   local: boolean;
   credentials?: string;
-  release: boolean;
+  /** Undefined: the mode's default (simulator debug, ESP32 release). */
+  release?: boolean;
   run: boolean;
   target?: string;
   help: boolean;
 }
 
+/**
+ * The config keys a user may set with key=value: those firmware reads as a
+ * plain value (hal/moddable/config.ts), under their mc/config names, and Wi-Fi.
+ */
+export function userKeys(): string[] {
+  return [...firmwareConfigSources(), ...WIFI_KEYS];
+}
+
 function parse(mode: Mode, argv: string[]): Parsed {
-  const out: Parsed = { overrides: new Map(), local: false, release: false, run: false, help: false };
+  const out: Parsed = { overrides: new Map(), local: false, run: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -112,13 +138,18 @@ function parse(mode: Mode, argv: string[]): Parsed {
     };
     if (arg === '-h' || arg === '--help') out.help = true;
     else if (arg === '--release') out.release = true;
+    else if (arg === '--debug') out.release = false;
     else if (arg === '--credentials') out.credentials = value();
     else if (arg === '--local' && mode === 'sim') out.local = true;
     else if (arg === '--run' && mode === 'sim') out.run = true;
     else if (arg === '--target' && mode !== 'sim') out.target = value();
     else if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg)) {
       const eq = arg.indexOf('=');
-      out.overrides.set(arg.slice(0, eq), arg.slice(eq + 1));
+      const key = arg.slice(0, eq);
+      if (!userKeys().includes(key)) {
+        throw new BuildError(`unknown config key "${key}"`, `the keys are ${userKeys().join(', ')} (see npm run ${script(mode)} -- --help)`);
+      }
+      out.overrides.set(key, arg.slice(eq + 1));
     } else {
       throw new BuildError(`unknown argument "${arg}"`, `pass key=value config overrides or options from npm run ${script(mode)} -- --help`);
     }
@@ -130,8 +161,15 @@ function script(mode: Mode): string {
   return mode === 'sim' ? 'build:sim' : mode === 'esp32' ? 'build:esp32' : 'flash:esp32';
 }
 
+export interface PlanOptions {
+  /** Where mcconfig writes (default build/moddable). */
+  outputDir?: string;
+  /** mcconfig without -m: generate the makefile, sdkconfig and partition table only. */
+  generateOnly?: boolean;
+}
+
 /** Works out the mcconfig command line, or throws a BuildError saying what is missing. */
-export function planBuild(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = process.env): BuildPlan | 'help' {
+export function planBuild(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = process.env, planOptions: PlanOptions = {}): BuildPlan | 'help' {
   const options = parse(mode, argv);
   if (options.help) return 'help';
 
@@ -148,13 +186,22 @@ export function planBuild(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = p
   if (!existsSync(mcconfig)) {
     throw new BuildError(`the Moddable SDK tools are not built (no ${mcconfig})`, `build them as the setup guide says: ${GETTING_STARTED}`);
   }
-  const board = mode !== 'sim';
-  if (board) {
+  const isBoard = mode !== 'sim';
+  let target: BoardTarget | undefined;
+  if (isBoard) {
+    target = readTarget(moddable, options.target);
+    if (!target) {
+      const known = listTargets(moddable);
+      throw new BuildError(
+        `unknown --target "${options.target}"`,
+        `name a directory of ${join(moddable, 'build', 'devices', 'esp32', 'targets')}${known.length ? ` (${known.length} of them, e.g. ${known.filter((t) => /^esp32[cs]\d$/.test(t)).concat(known).slice(0, 4).join(', ')})` : ''}`,
+      );
+    }
     const idf = env.IDF_PATH;
     if (!idf || !existsSync(idf)) {
       throw new BuildError(
-        idf ? `$IDF_PATH is ${idf}, which does not exist (the ESP-IDF)` : '$IDF_PATH is not set (the ESP-IDF, needed for ESP32 builds)',
-        `install the ESP-IDF and source its export.sh; setup guide: ${ESP32_GUIDE} (and ${GETTING_STARTED})`,
+        idf ? `$IDF_PATH is ${idf}, which does not exist (the ESP-IDF)` : '$IDF_PATH is not set (ESP-IDF 6.0, needed for ESP32 builds)',
+        `install ESP-IDF 6.0 and source its export.sh; setup guide: ${ESP32_GUIDE} (and ${GETTING_STARTED})`,
       );
     }
   }
@@ -190,35 +237,50 @@ export function planBuild(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = p
     config.set('serverName', endpointNameOf(credentials));
     config.set('alpn', AWS_MQTT_ALPN);
   }
+  // The chip's energy profile for the power policy, unless given.
+  if (target && userKeys().includes('chip') && ['esp32', 'esp32s3', 'esp32c3'].includes(target.chip)) config.set('chip', target.chip);
   for (const [key, value] of options.overrides) config.set(key, value);
   if (mode === 'flash-esp32' && !config.get('ssid')) {
     throw new BuildError('no Wi-Fi network given', 'pass ssid=NAME password=SECRET (npm run flash:esp32 -- ssid=... password=...)');
   }
 
-  const platform = board ? (options.target ? `esp32/${options.target}` : 'esp32') : host;
-  const outputDir = join(ROOT, 'build', 'moddable');
-  const kind = options.release ? 'release' : 'debug';
-  const args = [...(options.release ? [] : ['-d']), '-m', '-p', platform];
-  if (mode !== 'flash-esp32') args.push('-t', 'build');
-  args.push('-o', outputDir, join(ROOT, 'manifests', board ? 'esp32.json' : 'simulator.json'));
+  const platform = target ? (options.target ? `esp32/${options.target}` : 'esp32') : host;
+  const outputDir = planOptions.outputDir ?? join(ROOT, 'build', 'moddable');
+  const release = options.release ?? isBoard;
+  const kind = release ? 'release' : 'debug';
+  const args = [...(release ? [] : ['-d']), ...(planOptions.generateOnly ? [] : ['-m']), '-p', platform];
+  if (mode !== 'flash-esp32' && !planOptions.generateOnly) args.push('-t', 'build');
+  args.push('-o', outputDir, join(ROOT, 'manifests', isBoard ? 'esp32.json' : 'simulator.json'));
   for (const [key, value] of config) args.push(`${key}=${value}`);
 
-  const artifact = board
+  const artifact = isBoard
     ? join(outputDir, 'bin', ...platform.split('/'), kind, 'fieldlink', 'xs_esp32.bin')
     : join(outputDir, 'bin', host, 'mc', kind, 'fieldlink', host === 'mac' ? 'mc.dylib' : host === 'win' ? 'mc.dll' : 'mc.so');
+
+  const planEnv: NodeJS.ProcessEnv = {
+    ...env,
+    MODDABLE: moddable,
+    PATH: [join(ROOT, 'node_modules', '.bin'), bin, env.PATH ?? ''].join(delimiter),
+    FIELDLINK_CREDENTIALS: credentials,
+  };
+  delete planEnv.SDKCONFIGPATH;
+  let keptFromBoard: string[] | undefined;
+  if (target) {
+    // The board's own sdkconfig layer, then fieldlink's (manifests/hal-moddable.json takes SDKCONFIGPATH from here).
+    const layer = composeLayer(join(outputDir, 'sdkconfig', target.name), target, join(ROOT, 'manifests', 'esp32', 'sdkconfig'));
+    planEnv.SDKCONFIGPATH = layer.directory;
+    keptFromBoard = layer.keptFromBoard;
+  }
 
   return {
     command: mcconfig,
     args,
-    env: {
-      ...env,
-      MODDABLE: moddable,
-      PATH: [join(ROOT, 'node_modules', '.bin'), bin, env.PATH ?? ''].join(delimiter),
-      FIELDLINK_CREDENTIALS: credentials,
-    },
+    env: planEnv,
     outputDir,
     artifact,
-    simulator: board ? undefined : join(bin, host === 'win' ? 'mcsim.exe' : 'mcsim'),
+    simulator: isBoard ? undefined : join(bin, host === 'win' ? 'mcsim.exe' : 'mcsim'),
+    board: target,
+    keptFromBoard,
   };
 }
 
@@ -283,6 +345,9 @@ function main(argv: string[]): number {
   }
   mkdirSync(plan.outputDir, { recursive: true });
   forgetCopiedCredentials(plan.outputDir);
+  if (plan.keptFromBoard?.length) {
+    process.stderr.write(`build: target ${plan.board?.name} sets ${plan.keptFromBoard.join(', ')} itself; its values stay\n`);
+  }
   process.stderr.write(`build: mcconfig ${shown(plan.args)}\n`);
   const result = spawnSync(plan.command, plan.args, { cwd: ROOT, env: plan.env, stdio: 'inherit' });
   if (result.error) {

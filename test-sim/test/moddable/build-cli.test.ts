@@ -1,14 +1,16 @@
 /**
  * tools/moddable/build.ts (npm run build:sim, build:esp32, flash:esp32): a
- * missing SDK, ESP-IDF or credentials is one line on stderr and exit 2.
+ * missing SDK, ESP-IDF or credentials, an unknown config key or target is one
+ * line on stderr and exit 2; the plan it hands mcconfig.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { planBuild } from '../../../tools/moddable/build';
+import { planBuild, userKeys } from '../../../tools/moddable/build';
+import { composeLayer, readTarget, sdkconfigKeys } from '../../../tools/moddable/sdkconfig';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const BUILD = join(ROOT, 'tools/moddable/build.ts');
@@ -26,7 +28,11 @@ function bare(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-/** A directory shaped like a built SDK: just build/bin/<host>/release/mcconfig. */
+/**
+ * A directory shaped like a built SDK: build/bin/<host>/release/mcconfig, and
+ * two ESP32 targets: esp32s3 (no sdkconfig of its own) and tiny_board (an
+ * esp32c3 with 2 MB of flash and a watchdog setting of its own).
+ */
 function fakeSdk(): string {
   const dir = mkdtempSync(join(tmpdir(), 'fieldlink-fake-sdk-'));
   const host = process.platform === 'darwin' ? 'mac' : process.platform === 'win32' ? 'win' : 'lin';
@@ -34,7 +40,20 @@ function fakeSdk(): string {
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, host === 'win' ? 'mcconfig.exe' : 'mcconfig'), '#!/bin/sh\nexit 0\n');
   chmodSync(join(bin, host === 'win' ? 'mcconfig.exe' : 'mcconfig'), 0o755);
+  const targets = join(dir, 'build', 'devices', 'esp32', 'targets');
+  mkdirSync(join(targets, 'esp32s3'), { recursive: true });
+  writeFileSync(join(targets, 'esp32s3', 'manifest.json'), JSON.stringify({ build: { ESP32_SUBCLASS: 'esp32s3' } }));
+  mkdirSync(join(targets, 'tiny_board', 'sdkconfig'), { recursive: true });
+  writeFileSync(join(targets, 'tiny_board', 'manifest.json'), JSON.stringify({ build: { ESP32_SUBCLASS: 'esp32c3', SDKCONFIGPATH: './sdkconfig', PARTITIONS_FILE_FOR_TARGET: './sdkconfig/partitions.csv' } }));
+  writeFileSync(join(targets, 'tiny_board', 'sdkconfig', 'sdkconfig.defaults'), 'CONFIG_ESPTOOLPY_FLASHSIZE_4MB=n\nCONFIG_ESPTOOLPY_FLASHSIZE_2MB=y\n');
+  writeFileSync(join(targets, 'tiny_board', 'sdkconfig', 'sdkconfig.defaults.release'), '# CONFIG_ESP_TASK_WDT_PANIC is not set\n');
   return dir;
+}
+
+function fakeCredentials(): string {
+  const credentials = mkdtempSync(join(tmpdir(), 'fieldlink-credentials-'));
+  for (const name of ['ca.der', 'device.der', 'device.key.der']) writeFileSync(join(credentials, name), 'x');
+  return credentials;
 }
 
 function oneLine(stderr: string): string {
@@ -76,7 +95,7 @@ test('esp32 without $IDF_PATH names the ESP-IDF, exit 2', () => {
   try {
     const r = build(['esp32'], bare({ MODDABLE: sdk }));
     assert.equal(r.code, 2);
-    assert.match(oneLine(r.stderr), /^build: \$IDF_PATH is not set \(the ESP-IDF.*esp32\.md/);
+    assert.match(oneLine(r.stderr), /^build: \$IDF_PATH is not set \(ESP-IDF 6\.0.*esp32\.md/);
   } finally {
     rmSync(sdk, { recursive: true, force: true });
   }
@@ -120,15 +139,82 @@ test('the plan: debug build by default, key=value passed through after the crede
     assert.ok(String(plan.env.PATH).startsWith(join(ROOT, 'node_modules', '.bin')));
     assert.match(plan.artifact, /fieldlink[/\\]mc\.(so|dylib|dll)$/);
 
-    const board = planBuild('esp32', ['--credentials', credentials, '--target', 'esp32s3', '--release'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
+    const board = planBuild('esp32', ['--credentials', credentials, '--target', 'esp32s3'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
     if (board === 'help') return;
-    assert.deepEqual(board.args.slice(0, 3), ['-m', '-p', 'esp32/esp32s3']);
+    assert.deepEqual(board.args.slice(0, 3), ['-m', '-p', 'esp32/esp32s3'], 'ESP32 builds are release builds by default');
     assert.ok(board.args.some((a) => a.endsWith('manifests/esp32.json')));
+    assert.ok(board.args.includes('chip=esp32s3'), 'the energy profile follows the target');
     assert.match(board.artifact, /esp32s3[/\\]release[/\\]fieldlink[/\\]xs_esp32\.bin$/);
+    const debug = planBuild('esp32', ['--credentials', credentials, '--target', 'esp32s3', '--debug'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
+    if (debug === 'help') return;
+    assert.deepEqual(debug.args.slice(0, 4), ['-d', '-m', '-p', 'esp32/esp32s3']);
+    assert.match(debug.artifact, /esp32s3[/\\]debug[/\\]/);
 
     assert.throws(() => planBuild('flash-esp32', ['--credentials', credentials], bare({ MODDABLE: sdk, IDF_PATH: sdk })), /ssid=NAME password=SECRET/);
   } finally {
     rmSync(sdk, { recursive: true, force: true });
     rmSync(credentials, { recursive: true, force: true });
+  }
+});
+
+test('an unknown config key is refused with the list of keys, exit 2; every firmware key is accepted', () => {
+  const sdk = fakeSdk();
+  const credentials = fakeCredentials();
+  try {
+    const r = build(['sim', '--credentials', credentials, 'endpiont=x.example.com'], bare({ MODDABLE: sdk }));
+    assert.equal(r.code, 2);
+    const line = oneLine(r.stderr);
+    assert.match(line, /^build: unknown config key "endpiont" — the keys are .*endpoint/);
+    for (const key of ['endpoint', 'port', 'thing', 'topic', 'serverName', 'alpn', 'sampleIntervalMs', 'uploadIntervalMs', 'powerMode', 'keepAliveS', 'sntp', 'ssid']) {
+      assert.ok(userKeys().includes(key), key);
+    }
+    assert.ok(!userKeys().includes('credentials') && !userKeys().includes('halPlatform'));
+    assert.throws(() => planBuild('sim', ['--credentials', credentials, 'halPlatform=esp32'], bare({ MODDABLE: sdk })), /unknown config key "halPlatform"/);
+  } finally {
+    rmSync(sdk, { recursive: true, force: true });
+    rmSync(credentials, { recursive: true, force: true });
+  }
+});
+
+test('an unknown --target is refused with where the targets are, exit 2', () => {
+  const sdk = fakeSdk();
+  const credentials = fakeCredentials();
+  try {
+    const r = build(['esp32', '--credentials', credentials, '--target', 'esp32c9'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
+    assert.equal(r.code, 2);
+    assert.match(oneLine(r.stderr), /^build: unknown --target "esp32c9" — name a directory of .*build\/devices\/esp32\/targets \(2 of them, e\.g\. esp32s3/);
+    assert.throws(() => planBuild('esp32', ['--target', '../../../etc'], bare({ MODDABLE: sdk, IDF_PATH: sdk })), /unknown --target/);
+  } finally {
+    rmSync(sdk, { recursive: true, force: true });
+    rmSync(credentials, { recursive: true, force: true });
+  }
+});
+
+test('the sdkconfig layer for a board with its own: the board\'s lines as they are, fieldlink\'s only for keys the board leaves alone', () => {
+  const sdk = fakeSdk();
+  const credentials = fakeCredentials();
+  const out = mkdtempSync(join(tmpdir(), 'fieldlink-layer-'));
+  try {
+    const plan = planBuild('esp32', ['--credentials', credentials, '--target', 'tiny_board'], bare({ MODDABLE: sdk, IDF_PATH: sdk }), { outputDir: out });
+    if (plan === 'help') return;
+    assert.equal(plan.env.SDKCONFIGPATH, join(out, 'sdkconfig', 'tiny_board'));
+    assert.deepEqual(plan.keptFromBoard, ['CONFIG_ESP_TASK_WDT_PANIC']);
+    const defaults = sdkconfigKeys(readFileSync(join(plan.env.SDKCONFIGPATH as string, 'sdkconfig.defaults'), 'utf8'));
+    assert.equal(defaults.get('CONFIG_ESPTOOLPY_FLASHSIZE_2MB'), 'y');
+    assert.equal(defaults.get('CONFIG_ESPTOOLPY_FLASHSIZE_4MB'), 'n');
+    assert.equal(defaults.get('CONFIG_PM_ENABLE'), 'y');
+    const release = sdkconfigKeys(readFileSync(join(plan.env.SDKCONFIGPATH as string, 'sdkconfig.defaults.release'), 'utf8'));
+    assert.equal(release.get('CONFIG_ESP_TASK_WDT_PANIC'), 'n', 'the board\'s value stays');
+    assert.equal(release.get('CONFIG_ESP_TASK_WDT_EN'), 'y');
+    assert.ok(plan.args.includes('chip=esp32c3'));
+
+    // A board without a layer of its own gets fieldlink's as it is.
+    const plain = composeLayer(join(out, 'plain'), readTarget(sdk, 'esp32s3')!, join(ROOT, 'manifests/esp32/sdkconfig'));
+    assert.deepEqual(plain.keptFromBoard, []);
+    assert.equal(sdkconfigKeys(readFileSync(join(plain.directory, 'sdkconfig.defaults'), 'utf8')).get('CONFIG_PM_ENABLE'), 'y');
+  } finally {
+    rmSync(sdk, { recursive: true, force: true });
+    rmSync(credentials, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
   }
 });
