@@ -5,17 +5,24 @@
  * a TLS resumption or a sleep that this HAL does not perform. Change a line here
  * only together with the code that makes it true.
  *
- * - wifiJoin: Moddable's `wifi` module scans every channel
- *   (WIFI_ALL_CHANNEL_SCAN) and runs DHCP on every join.
+ * - wifiJoin: native/station-esp32.c joins through ESP-IDF: `scan` (all
+ *   channels, DHCP) without a hint; `channel-bssid`, a fast scan of the cached
+ *   channel for the cached access point (WIFI_FAST_SCAN, bssid_set), with one;
+ *   `cached-ip`, a configured static address or the last DHCP lease of that
+ *   access point while younger than half its lease, so no DHCP exchange.
  * - tls: `securesocket` (Moddable's TLS in JavaScript): TLS 1.2, RSA client
  *   keys, one session id kept in RAM only (lost in deep sleep).
- * - sleep: native/power (esp_deep_sleep_start; esp_pm automatic light sleep).
- * - retainedBytes: native/power-esp32.c kRetainedCapacity.
+ * - sleep: native/power (esp_deep_sleep_try_to_start, a restart if ESP-IDF
+ *   refuses; esp_pm automatic light sleep).
+ * - retainedBytes: native/power-esp32.c kRetainedCapacity, in RTC memory no
+ *   reset initialises (lost only with power).
+ * - watchdog: release builds: ESP-IDF's task watchdog (30 s, fed by Moddable's
+ *   main loop) and the HAL's application watchdog (native/power, hal.ts).
  */
 import type { PlatformCapabilities } from '../types';
 
 export const CAPABILITIES: PlatformCapabilities = Object.freeze({
-  wifiJoin: Object.freeze(['scan'] as const),
+  wifiJoin: Object.freeze(['scan', 'channel-bssid', 'cached-ip'] as const),
   tls: Object.freeze({
     implementation: 'moddable-js' as const,
     maxVersion: '1.2' as const,
@@ -27,5 +34,5 @@ export const CAPABILITIES: PlatformCapabilities = Object.freeze({
   maxDeepSleepMs: 0xffffffff,
   retainedBytes: 2048,
   timeSync: 'sntp' as const,
-  watchdog: false,
+  watchdog: true,
 });

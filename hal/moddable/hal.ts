@@ -8,16 +8,27 @@
  *   (after `setWallTime` on ESP32; the host clock on the simulator); `query` with `sntp`.
  * - timers: `timer` module. entropy: `rng` (the TLS stack's generator, seeded
  *   from the hardware RNG on ESP32). log: `trace`, one JSON line per event.
- * - wifi: wifi.ts. network: secure-stream.ts. flash: storage-*.ts (partition
+ * - wifi: wifi.ts over native/station. network: secure-stream.ts. flash: storage-*.ts (partition
  *   `telemetry` on ESP32; RAM on the simulator, and on ESP32 when the
  *   partition is missing, which is logged).
  * - retained, power: native/power (RTC memory and deep sleep on ESP32; RAM and
- *   an emulated wake-up on the simulator).
+ *   an emulated wake-up on the simulator). On ESP32 power management (automatic
+ *   light sleep, CPU between the crystal's and the default frequency) is
+ *   configured at boot and logged (`power.management`); the CPU is held at its
+ *   maximum frequency while a TLS handshake computes.
+ * - the application watchdog (native/power, release builds on ESP32): armed at
+ *   boot and pushed forward whenever firmware feeds it or schedules a timer, to
+ *   WATCHDOG_GRACE_MS past the latest timer firmware has pending. It expires
+ *   only when firmware has had nothing scheduled and has not fed it for that
+ *   long (a callback that never came); the chip then restarts and the next
+ *   boot reports `watchdog`.
  * - sensor: a hook from the entry, else free heap from `instrumentation`, else
  *   a constant plus noise.
  *
  * After `power.deepSleep` the HAL is halted: its timers are cleared, streams
  * closed, the radio left, and no callback reaches the old firmware instance.
+ * The duration is checked before anything stops; a chip that then cannot
+ * sleep restarts (native/power) rather than stay halted.
  */
 /// <reference path="./moddable.d.ts" />
 import Instrumentation from 'instrumentation';
@@ -27,11 +38,17 @@ import SNTP from 'sntp';
 import Time from 'time';
 import Timer from 'timer';
 import type { App, BootReason, Flash, Hal, LinkError, LogValue, SecureStream, TimeReading, TimerId } from '../types';
-import { bootReason as nativeBootReason, deepSleep, restart, retainedCapacity, retainedLoad, retainedStore, setWifiPowerSave } from './native/power';
+import { EVENTS } from '../events';
+import { after } from '../../firmware/util/time';
+import {
+  bootReason as nativeBootReason, configurePowerManagement, cpuBoost, deepSleep, restart, restartCause,
+  retainedCapacity, retainedLoad, retainedStore, setWifiPowerSave, watchdogArm,
+} from './native/power';
 import { CAPABILITIES } from './capabilities';
 import { openSecureStream } from './secure-stream';
 import { openFlash, openVolatileFlash } from './storage';
-import { createWifi } from './wifi';
+import { watchdogWindow } from './watchdog';
+import { createWifi, type StaticAddress } from './wifi';
 
 /**
  * Wall time before this (2000-01-01T00:00:00Z) means the RTC was never set since
@@ -39,6 +56,9 @@ import { createWifi } from './wifi';
  * firmware's decision (firmware/time), not the HAL's.
  */
 const NEVER_SET_BEFORE_MS = 946_684_800_000;
+
+/** How long past its latest pending timer firmware may go without feeding the application watchdog. */
+export const WATCHDOG_GRACE_MS = 120_000;
 
 export type ModdablePlatform = 'esp32' | 'simulator';
 
@@ -48,6 +68,8 @@ export interface DeviceOptions {
   config: unknown;
   ssid?: string;
   password?: string;
+  /** A static IPv4 address instead of DHCP (mc/config staticIp, netmask, gateway, dns). */
+  address?: StaticAddress;
   /** Data partition for the HAL's flash (default `telemetry`). */
   flashPartition?: string;
   /** Supplies `sensor.read()`; without it, free heap or a constant plus noise. */
@@ -72,13 +94,25 @@ export function startDevice(app: App, options: DeviceOptions): void {
 
 function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | undefined, wakeLater: (ms: number, reason: BootReason) => void): HalInstance {
   let halted = false;
+  /** Open handshakes holding the CPU at full speed. */
+  let boosts = 0;
   const guard = (callback: () => void): void => {
     if (!halted) callback();
   };
   let nextTimer = 1;
-  const timers = new Map<TimerId, Timer>();
+  /** Firmware's pending timers and the tick each is due. */
+  const timers = new Map<TimerId, { timer: Timer; due: number }>();
   const streams = new Set<SecureStream>();
   const bootReason: BootReason = emulatedReason ?? nativeBootReason();
+
+  let watchdogArmed = false;
+  /** Restart the application watchdog WATCHDOG_GRACE_MS past the latest of now and every pending timer. */
+  const feedWatchdog = (): void => {
+    if (halted) return;
+    const dues: number[] = [];
+    for (const { due } of timers.values()) dues.push(due);
+    watchdogArmed = watchdogArm(watchdogWindow(Time.ticks >>> 0, dues, WATCHDOG_GRACE_MS));
+  };
 
   const clock: Hal['clock'] = {
     now: () => Time.ticks >>> 0,
@@ -157,6 +191,7 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
   const wifi = createWifi({
     ssid: options.ssid,
     password: options.password,
+    address: options.address,
     requiresSsid: options.platform === 'esp32',
     log,
     setPowerSave: (mode) => setWifiPowerSave(mode),
@@ -165,7 +200,7 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
 
   function halt(): void {
     halted = true;
-    for (const timer of timers.values()) Timer.clear(timer);
+    for (const { timer } of timers.values()) Timer.clear(timer);
     timers.clear();
     for (const stream of streams) stream.close();
     streams.clear();
@@ -181,17 +216,22 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
       set(callback, delayMs) {
         if (halted) return 0;
         const id = nextTimer++;
-        timers.set(id, Timer.set(() => {
-          timers.delete(id);
-          guard(callback);
-        }, Math.max(0, Math.ceil(delayMs))));
+        const ms = Math.max(0, Math.ceil(delayMs));
+        timers.set(id, {
+          timer: Timer.set(() => {
+            timers.delete(id);
+            guard(callback);
+          }, ms),
+          due: after(Time.ticks >>> 0, ms),
+        });
+        if (watchdogArmed) feedWatchdog();
         return id;
       },
       clear(id) {
-        const timer = timers.get(id);
-        if (!timer) return;
+        const entry = timers.get(id);
+        if (!entry) return;
         timers.delete(id);
-        Timer.clear(timer);
+        Timer.clear(entry.timer);
       },
     },
     wifi: {
@@ -203,25 +243,39 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
       openSecure(streamOptions) {
         if (halted) throw new Error('openSecure after deep sleep');
         const { host, port, serverName, alpn } = streamOptions;
+        // The handshake's signature runs in XS: at full CPU speed until it is over (native/power cpuBoost).
+        let handshaking = true;
+        const handshakeOver = (): void => {
+          if (!handshaking) return;
+          handshaking = false;
+          if (!--boosts) cpuBoost(false);
+        };
+        if (!boosts++) cpuBoost(true);
         const inner = openSecureStream({
           ...streamOptions,
           onConnect(info) {
+            handshakeOver();
+            wifi.networkResult('ok');
             log.event('tls.connected', { host, port, serverName, alpnOffered: alpn.join(',') || null, protocol: 'TLSv1.2', resumed: info.resumed });
             streamOptions.onConnect(info);
           },
           onError(error) {
+            handshakeOver();
+            wifi.networkResult(error.category);
             streams.delete(stream);
             log.event('tls.error', { host, port, category: error.category, message: error.message });
             streamOptions.onError(error);
           },
         }, { guard });
         const stream: SecureStream = {
-          write: (bytes) => inner.write(bytes),
+          write: (bytes, writeOptions) => inner.write(bytes, writeOptions),
           close() {
+            handshakeOver();
             streams.delete(stream);
             inner.close();
           },
           end(onDone) {
+            handshakeOver();
             streams.delete(stream);
             inner.end(onDone);
           },
@@ -250,8 +304,18 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
         }
         if (halted) return;
         halt();
-        if (deepSleep(ms)) return; // ESP32: never gets here, the chip resets on wake-up
-        log.event('hal.deep-sleep-emulated', { ms, message: 'no deep sleep on this platform: firmware restarts after the delay, retained bytes kept' });
+        let slept: boolean;
+        try {
+          slept = deepSleep(ms); // ESP32: does not return (the chip sleeps, or restarts when ESP-IDF refuses)
+        } catch (error) {
+          // Checked above, so this is a broken promise of the native side: never stay halted.
+          log.event(EVENTS.halDeepSleepFailed, { ms, message: String((error as Error)?.message ?? error) });
+          if (restart()) return;
+          wakeLater(0, 'reset');
+          return;
+        }
+        if (slept) return;
+        log.event(EVENTS.halDeepSleepEmulated, { ms, message: 'no deep sleep on this platform: firmware restarts after the delay, retained bytes kept' });
         wakeLater(ms, 'deep-sleep');
       },
       restart() {
@@ -260,7 +324,7 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
         if (restart()) return; // ESP32: esp_restart does not return
         wakeLater(0, 'reset');
       },
-      feedWatchdog() {},
+      feedWatchdog,
     },
     sensor: { read: () => readSensor() },
   };
@@ -268,7 +332,12 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
   const credentials = (options.config as { credentials?: Record<string, unknown> } | undefined)?.credentials ?? {};
   const missing = Object.values(credentials).filter((name) => typeof name === 'string' && !Resource.exists(name));
   if (missing.length) log.event('hal.credentials-missing', { names: missing.join(','), check: 'build with the credentials directory (npm run provision -- import)' });
-  log.event('hal.boot', { platform: options.platform, reason: bootReason, flash: flashKind, sensor: sensorKind });
+  const cause = emulatedReason === undefined ? restartCause() : undefined;
+  log.event(EVENTS.halBoot, { platform: options.platform, reason: bootReason, ...(cause ? { cause } : {}), flash: flashKind, sensor: sensorKind });
+
+  const pm = configurePowerManagement();
+  if (pm) log.event(EVENTS.powerManagement, { result: pm.result, maxMHz: pm.maxMHz, minMHz: pm.minMHz, lightSleep: true });
+  feedWatchdog();
 
   return { hal, halt };
 }

@@ -24,11 +24,13 @@ export default function (): void {
   installTextCodecs();
   const mc = config as Record<string, unknown>;
   const text = (key: string): string | undefined => (typeof mc[key] === 'string' && mc[key] !== '' ? (mc[key] as string) : undefined);
+  const staticIp = text('staticIp');
   startDevice(main, {
     platform: (text('halPlatform') ?? 'simulator') as ModdablePlatform,
     config: firmwareConfig(mc),
     ssid: text('ssid'),
     password: text('password'),
+    address: staticIp ? { ip: staticIp, netmask: text('netmask') ?? '', gateway: text('gateway') ?? '', dns: text('dns') } : undefined,
     flashPartition: text('flashPartition'),
   });
 }

@@ -1,73 +1,93 @@
 /**
- * The station interface over Moddable's `wifi` module (the legacy one:
- * modules/network/wifi; on ESP32 `esp32/xs6wifi.c`, on the simulator
- * `sim/wifi.js`, which stands for the host's own network and reports
- * "connect" then "gotIP" about a second apart).
+ * The HAL's Wi-Fi station over `hal/moddable/native/station` (ESP-IDF directly
+ * on ESP32; Moddable's `wifi` module, the host's network, on the simulator).
  *
- * - `join` makes a WiFi instance with the ssid and password from mc/config. On
- *   ESP32 the module retries the association itself
- *   (MODDEF_WIFI_ESP32_CONNECT_RETRIES) before it reports "disconnect"; a
- *   "disconnect" before "gotIP" is a failed join, after it a lost link. A join
- *   that has no address after `joinTimeoutMs` fails too.
- * - The hint's channel is passed back on the next join (ESP-IDF starts its scan
- *   there). The BSSID is not: a stale one would pin the join to an access point
- *   that may be gone, and Moddable scans every channel anyway.
- * - `leave` disconnects and, where the module has `WiFi.Mode.off` (ESP32),
- *   turns the radio off (esp_wifi_stop + deinit). The power-save mode is
- *   applied again after every join, since esp_wifi_init resets it.
+ * - `join` passes the firmware's hint back: with a channel and a BSSID the ESP32
+ *   station probes that one channel for that access point (WIFI_FAST_SCAN),
+ *   falling back to a full scan by itself when it is gone (logged
+ *   `wifi.hint-missed`), and takes its address from a configured static one,
+ *   else from the last DHCP lease of that network while younger than half its
+ *   lease, else from DHCP. `wifi.joined` logs how: fast scan or not, address
+ *   source, milliseconds.
+ * - A "disconnected" before an address is a failed join, after it a lost link;
+ *   a join without an address after `joinTimeoutMs` fails too.
+ * - A reused lease is confirmed by the first secure connection after the join;
+ *   if that fails on the network (tcp, dns, timeout), the lease is dropped so
+ *   the next join asks DHCP (`networkResult`).
+ * - `leave` disconnects and powers the radio off. The power-save mode is
+ *   applied after every join (esp_wifi_start resets it), and ESP-IDF's answer
+ *   logged (`wifi.power-save`).
  */
-import Net from 'net';
+import Time from 'time';
 import Timer from 'timer';
-import WiFi from 'wifi';
-import type { LinkError, Log, Wifi, WifiHint, WifiJoinOptions, WifiPowerSave } from '../types';
+import type { LinkError, LinkErrorCategory, Log, Wifi, WifiHint, WifiJoinOptions, WifiPowerSave } from '../types';
+import { EVENTS } from '../events';
+import { elapsed } from '../../firmware/util/time';
+import * as station from './native/station';
+import type { StationEvent, StationJoinOptions } from './native/station';
+
+export interface StaticAddress {
+  ip: string;
+  netmask: string;
+  gateway: string;
+  dns?: string;
+}
 
 export interface WifiSettings {
-  /** From mc/config `ssid`; the simulator does not need one. */
+  /** From the credential store or mc/config `ssid`; the simulator does not need one. */
   ssid: string | undefined;
   password: string | undefined;
+  /** mc/config `staticIp`, `netmask`, `gateway`, `dns`: no DHCP at all. */
+  address?: StaticAddress;
   /** The platform has a real radio (ESP32): an ssid is required. */
   requiresSsid: boolean;
   joinTimeoutMs?: number;
   log: Log;
-  setPowerSave(mode: 0 | 1 | 2): boolean;
+  /** ESP-IDF's name for the result (`ESP_OK`...), or undefined where the platform has no power save. */
+  setPowerSave(mode: 0 | 1 | 2): string | undefined;
   /** Wraps every callback into firmware (the HAL drops them once halted). */
   guard(callback: () => void): void;
 }
 
+export interface ModdableWifi extends Wifi {
+  /** How the first secure connection after a join went: a network failure drops a reused lease. */
+  networkResult(category: LinkErrorCategory | 'ok'): void;
+}
+
 const POWER_SAVE: Readonly<Record<WifiPowerSave, 0 | 1 | 2>> = Object.freeze({ 'none': 0, 'min-modem': 1, 'max-modem': 2 });
 
-/** `WiFi.connect` options on ESP32 also take `channel` (xs6wifi.c), which the typings lack. */
-type ConnectOptions = ConstructorParameters<typeof WiFi>[0] & { channel?: number };
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
-/** `Net.get("CHANNEL")` exists on ESP32 (modules/network/net/esp/modNet.c) but not in the typings. */
-const netGet = Net.get as (what: string) => unknown;
-
-export function createWifi(settings: WifiSettings): Wifi {
+export function createWifi(settings: WifiSettings): ModdableWifi {
   const joinTimeoutMs = settings.joinTimeoutMs ?? 30_000;
-  let station: WiFi | undefined;
   let joining: WifiJoinOptions | undefined;
   let joined: WifiJoinOptions | undefined;
   let timer: Timer | undefined;
   let powerSave: WifiPowerSave | undefined;
   let powerSaveReported = false;
+  let startedAt = 0;
+  let association: { channel: number; bssid: string; fastScan: boolean } | undefined;
+  /** A join on a reused lease that no secure connection has confirmed yet. */
+  let leaseUnconfirmed = false;
 
   function stop(): void {
     if (timer) Timer.clear(timer);
     timer = undefined;
     joining = undefined;
     joined = undefined;
-    if (station) {
-      station.close();
-      station = undefined;
-      WiFi.disconnect();
-    }
+    association = undefined;
+    station.leave();
   }
 
+  /** Applies the mode (again: esp_wifi_start resets it) and logs what ESP-IDF answered. */
   function applyPowerSave(): void {
     if (powerSave === undefined) return;
-    if (!settings.setPowerSave(POWER_SAVE[powerSave]) && !powerSaveReported) {
+    const result = settings.setPowerSave(POWER_SAVE[powerSave]);
+    if (result !== undefined) {
+      settings.log.event(EVENTS.wifiPowerSave, { mode: powerSave, result });
+    } else if (!powerSaveReported) {
       powerSaveReported = true;
-      settings.log.event('wifi.power-save-unsupported', { mode: powerSave });
+      settings.log.event(EVENTS.wifiPowerSaveUnsupported, { mode: powerSave });
     }
   }
 
@@ -76,40 +96,50 @@ export function createWifi(settings: WifiSettings): Wifi {
     settings.guard(() => options.onError(error));
   }
 
-  function hint(): WifiHint {
-    const channel = Number(netGet('CHANNEL'));
-    const bssid = netGet('BSSID');
-    const ip = netGet('IP');
-    return {
-      channel: Number.isInteger(channel) ? channel : 0,
-      bssid: typeof bssid === 'string' ? bssid : '',
-      ...(typeof ip === 'string' ? { ip } : {}),
-    };
-  }
-
-  function onNotify(message: string, reason?: number): void {
-    if (message === WiFi.gotIP) {
-      const options = joining;
-      if (!options) return;
-      if (timer) Timer.clear(timer);
-      timer = undefined;
-      joining = undefined;
-      joined = options;
-      applyPowerSave();
-      const h = hint();
-      settings.guard(() => options.onJoined(h));
-      return;
-    }
-    if (message === WiFi.disconnected || message === WiFi.lostIP) {
-      if (joining) {
-        const why = reason === -1 ? 'the access point rejected the password' : `no association with "${settings.ssid ?? ''}"`;
-        failJoin(joining, { category: 'wifi', message: `Wi-Fi join failed: ${why} — check ssid= and password=` });
+  function onEvent(options: WifiJoinOptions, event: StationEvent): void {
+    if (joining !== options && joined !== options) return;
+    switch (event.kind) {
+      case 'connected':
+        association = { channel: event.channel, bssid: event.bssid, fastScan: event.fastScan };
+        return;
+      case 'fallback':
+        settings.log.event(EVENTS.wifiHintMissed, { reason: event.reason, message: 'the cached access point was not found on its channel: full scan' });
+        return;
+      case 'ip': {
+        if (joining !== options) return;
+        if (timer) Timer.clear(timer);
+        timer = undefined;
+        joining = undefined;
+        joined = options;
+        leaseUnconfirmed = event.source === 'lease';
+        applyPowerSave();
+        const now = station.info();
+        const hint: WifiHint = {
+          channel: association?.channel ?? now?.channel ?? 0,
+          bssid: association?.bssid ?? now?.bssid ?? '',
+          ip: event.ip,
+        };
+        settings.log.event(EVENTS.wifiJoined, {
+          ms: elapsed(Time.ticks >>> 0, startedAt),
+          channel: hint.channel,
+          fastScan: association?.fastScan ?? false,
+          address: event.source,
+        });
+        settings.guard(() => options.onJoined(hint));
         return;
       }
-      const options = joined;
-      if (!options) return;
-      stop();
-      settings.guard(() => options.onLost({ category: 'wifi', message: message === WiFi.lostIP ? 'IP address lost' : 'access point lost' }));
+      case 'disconnected':
+      case 'lost-ip':
+        if (joining === options) {
+          const why = event.kind === 'disconnected' && event.passwordRejected
+            ? 'the access point rejected the password'
+            : `no association with "${settings.ssid ?? ''}"${event.kind === 'disconnected' ? ` (reason ${event.reason})` : ''}`;
+          failJoin(options, { category: 'wifi', message: `Wi-Fi join failed: ${why} — check the Wi-Fi credentials (ssid, password)` });
+          return;
+        }
+        stop();
+        settings.guard(() => options.onLost({ category: 'wifi', message: event.kind === 'lost-ip' ? 'IP address lost' : `access point lost (reason ${event.reason})` }));
+        return;
     }
   }
 
@@ -117,23 +147,28 @@ export function createWifi(settings: WifiSettings): Wifi {
     join(options) {
       stop();
       joining = options;
+      startedAt = Time.ticks >>> 0;
       if (settings.requiresSsid && !settings.ssid) {
         timer = Timer.set(() => failJoin(options, {
           category: 'wifi',
-          message: 'no Wi-Fi network configured — build with ssid=NAME password=SECRET (mcconfig config)',
+          message: 'no Wi-Fi network configured — flash the credential store with ssid=NAME (npm run flash:esp32 -- --credentials DIR ssid=NAME)',
         }), 0);
         return;
       }
-      const connect: ConnectOptions = { ssid: settings.ssid ?? 'simulator' };
-      if (settings.password) connect.password = settings.password;
-      const channel = options.hint?.channel;
-      if (channel !== undefined && channel >= 1 && channel <= 13) connect.channel = channel;
+      const join: StationJoinOptions = { ssid: settings.ssid ?? 'simulator' };
+      if (settings.password) join.password = settings.password;
+      const hint = options.hint;
+      if (hint && Number.isInteger(hint.channel) && hint.channel >= 1 && hint.channel <= 13 && MAC.test(hint.bssid)) {
+        join.channel = hint.channel;
+        join.bssid = hint.bssid;
+      }
+      if (settings.address) Object.assign(join, settings.address);
       timer = Timer.set(() => {
         timer = undefined;
         if (joining === options) failJoin(options, { category: 'wifi', message: `no IP address within ${joinTimeoutMs / 1000} s` });
       }, joinTimeoutMs);
       try {
-        station = new WiFi(connect, onNotify);
+        station.join(join, (event) => onEvent(options, event));
       } catch (error) {
         const text = (error as Error)?.message ?? String(error);
         if (timer) Timer.clear(timer);
@@ -142,14 +177,19 @@ export function createWifi(settings: WifiSettings): Wifi {
     },
     leave() {
       stop();
-      // ESP32 only: the simulator's module has no Mode.off and throws on -5.
-      const off = (WiFi.Mode as { off?: number }).off;
-      if (off !== undefined) WiFi.mode = off as typeof WiFi.mode;
     },
     setPowerSave(mode) {
       if (!(mode in POWER_SAVE)) throw new RangeError(`wifi: unknown power save mode ${String(mode)}`);
       powerSave = mode;
       if (joined) applyPowerSave();
+    },
+    networkResult(category) {
+      if (!leaseUnconfirmed) return;
+      leaseUnconfirmed = false;
+      if (category === 'tcp' || category === 'dns' || category === 'timeout') {
+        station.forgetLease();
+        settings.log.event(EVENTS.wifiLeaseDropped, { category, message: 'the first connection on a reused DHCP lease failed: the next join asks DHCP' });
+      }
     },
   };
 }

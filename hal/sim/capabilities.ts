@@ -8,7 +8,7 @@
 import type { PlatformCapabilities } from '../types';
 
 export const CAPABILITIES: PlatformCapabilities = Object.freeze({
-  wifiJoin: Object.freeze(['scan'] as const),
+  wifiJoin: Object.freeze(['scan', 'channel-bssid', 'cached-ip'] as const),
   tls: Object.freeze({
     implementation: 'moddable-js' as const,
     maxVersion: '1.2' as const,
@@ -20,5 +20,5 @@ export const CAPABILITIES: PlatformCapabilities = Object.freeze({
   maxDeepSleepMs: 0xffffffff,
   retainedBytes: 2048,
   timeSync: 'sntp' as const,
-  watchdog: false,
+  watchdog: true,
 });

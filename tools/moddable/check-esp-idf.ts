@@ -172,6 +172,20 @@ function nativeSources(dir: string): string[] {
   return [...sources].sort();
 }
 
+/**
+ * mc.xs.h, which xsl writes when it links the JavaScript of a full build,
+ * defines the xsID_ constants C files use for property names. A generate-only
+ * build has none, so the check writes one with every xsID_ name the sources use
+ * (distinct integers, as xsl's are).
+ */
+function idHeader(dir: string, sources: string[]): string {
+  const names = new Set<string>();
+  for (const source of sources) for (const m of readFileSync(source, 'utf8').matchAll(/\bxsID_(\w+)/g)) names.add(m[1]);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'mc.xs.h'), [...names].sort().map((name, i) => `#define xsID_${name} ${-32000 + i}\n`).join(''));
+  return dir;
+}
+
 /** Newlib 3.3's sys/reent.h with `_global_impure_ptr` declared as ESP-IDF's newlib 4 declares it. */
 function newlibShim(work: string): string {
   const dir = join(work, 'newlib-shim');
@@ -237,8 +251,8 @@ function main(argv: string[]): number {
         if (gen.status !== 0) throw new Error(`mcconfig failed for ${label}:\n${gen.output}`);
         const dir = join(out, 'tmp', 'esp32', ...(chip === 'esp32' ? [] : [chip]), kind, 'fieldlink');
         const sdkconfig = generateSdkconfigHeader(e, chip, [join(dir, `xsProj-${chip}`, 'sdkconfig.mc')], join(dir, 'sdkconfig'));
-        const flags = makeFlags(dir, { ...plan.env, IDF_PATH: e.idf });
         const sources = nativeSources(dir);
+        const flags = [`-I${idHeader(join(dir, 'check-ids'), sources)}`, ...makeFlags(dir, { ...plan.env, IDF_PATH: e.idf })];
         for (const source of sources) {
           compiled.add(source);
           let command: string;
@@ -280,7 +294,7 @@ function main(argv: string[]): number {
       const dir = join(simOut, 'tmp', 'lin', 'debug', 'fieldlink');
       const sources = existsSync(join(dir, 'makefile')) ? nativeSources(dir) : [];
       if (sources.length && !e.hostGcc) throw new Missing('no gcc on PATH for the simulator\'s C files — apt-get install gcc');
-      const flags = sources.length ? makeFlags(dir, simPlan.env) : [];
+      const flags = sources.length ? [`-I${idHeader(join(dir, 'check-ids'), sources)}`, ...makeFlags(dir, simPlan.env)] : [];
       for (const source of sources) {
         compiled.add(source);
         const r = run(e.hostGcc as string, [...flags.filter((f) => f !== '-c'), '-c', ...WARNINGS, source, '-o', join(simOut, `${basename(source)}.o`)], { cwd: dir });
