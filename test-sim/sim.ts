@@ -15,7 +15,8 @@ import type { Engine, EngineName } from './engine/types';
 import { DeviceHost, type OpenSecureSocket, type RecordedEvent } from './device/host';
 import { SeededRandom } from './device/random';
 import { SimFlash } from './flash/flash';
-import { UsageError, type Fault, type Scenario } from './scenarios/scenario';
+import { UsageError, type Scenario } from './scenarios/scenario';
+import { scheduleFault } from './faults/faults';
 import { ENERGY_PROFILES, type EnergyProfile } from '../firmware/link/energy';
 import { openSecureSocket } from './net/secure';
 import { externalWorld, localWorld, modelWorld, type ExternalEndpoint, type World } from './net/world';
@@ -151,7 +152,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     }));
   }
   try {
-    for (const fault of scenario.faults) scheduleFault(scheduler, fault, devices[fault.device ?? 0], world);
+    for (const fault of scenario.faults) scheduleFault(fault, { scheduler, device: devices[fault.device ?? 0], world });
   } catch (error) {
     await world.close();
     throw error;
@@ -161,7 +162,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
     // Fire-and-forget bytes (a QoS 0 PUBLISH) get no reply to wait for: hold warp until the broker has read them.
     let sentBase = 0;
     let readBase = 0;
-    const sent = () => devices.reduce((t, d) => t + d.bytesTx, 0);
+    const sent = () => devices.reduce((t, d) => t + d.net.bytesTx, 0);
     scheduler.watch(
       () => sent() - sentBase > endpoint.stats.bytesIn - readBase,
       () => { sentBase = sent(); readBase = endpoint.stats.bytesIn; },
@@ -195,11 +196,11 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const telemetry = accountTelemetry(devices, finals, events, world);
   const tlsFailures: Record<string, number> = {};
   for (const device of devices) {
-    for (const [category, count] of Object.entries(device.tlsFailures)) tlsFailures[category] = (tlsFailures[category] ?? 0) + count;
+    for (const [category, count] of Object.entries(device.net.tlsFailures)) tlsFailures[category] = (tlsFailures[category] ?? 0) + count;
   }
   return {
     events,
-    connectTimes: devices.flatMap((d) => d.connectTimes).sort((a, b) => a - b),
+    connectTimes: devices.flatMap((d) => d.net.connectTimes).sort((a, b) => a - b),
     energyTrace: devices[0]?.meter.trace ?? [],
     summary: {
       simulated_ms: Math.round(scheduler.now),
@@ -209,14 +210,14 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       scenario: scenario.name,
       devices: devices.length,
       events: events.length,
-      boots: sum((d) => d.boots),
-      crashes: sum((d) => d.crashes),
-      xs_compute: sum((d) => d.compute),
-      xs_peak_heap_slots: Math.max(0, ...devices.map((d) => d.peakHeapSlots)),
-      tls_handshakes: sum((d) => d.tlsHandshakes),
+      boots: sum((d) => d.lifecycle.boots),
+      crashes: sum((d) => d.lifecycle.crashes),
+      xs_compute: sum((d) => d.lifecycle.compute),
+      xs_peak_heap_slots: Math.max(0, ...devices.map((d) => d.lifecycle.peakHeapSlots)),
+      tls_handshakes: sum((d) => d.net.tlsHandshakes),
       tls_failures: tlsFailures,
-      bytes_tx: sum((d) => d.bytesTx),
-      bytes_rx: sum((d) => d.bytesRx),
+      bytes_tx: sum((d) => d.net.bytesTx),
+      bytes_rx: sum((d) => d.net.bytesRx),
       bytes_on_air: sum((d) => d.meter.read().bytesOnAir),
       profile: energy.name,
       power_mode: (events.find((e) => e.event === 'power.policy' && e.device === 0)?.fields?.mode as string | undefined) ?? null,
@@ -224,7 +225,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       avg_ma: round(sum((d) => d.meter.read().avgMa) / Math.max(1, devices.length), 3),
       radio_on_ms: Math.round(sum((d) => d.meter.read().radioOnMs)),
       state_transitions: events.filter((e) => e.event === 'link.transition').length,
-      connects: sum((d) => d.connects),
+      connects: sum((d) => d.net.connects),
       backoff_ms_total: events.filter((e) => e.event === 'link.backoff').reduce((t, e) => t + Number(e.fields?.delayMs ?? 0), 0),
       ...telemetry,
       flash_writes: sum((d) => d.flash.writes),
@@ -274,44 +275,6 @@ function accountTelemetry(devices: DeviceHost[], finals: Record<string, unknown>
     out.dropped_reported! += world.deliveries.droppedReported.get(thing) ?? 0;
   });
   return out;
-}
-
-function scheduleFault(scheduler: Scheduler, fault: Fault, device: DeviceHost, world: World): void {
-  const during = (start: () => void, end: () => void) => {
-    scheduler.at(fault.atMs, start);
-    scheduler.at(fault.atMs + fault.forMs, end);
-  };
-  const proxy = () => {
-    if (!world.proxy) throw new UsageError(`fault ${fault.kind} needs the built-in local endpoint (it drives the proxy in front of it)`);
-    return world.proxy;
-  };
-  switch (fault.kind) {
-    case 'wifi-down':
-      return during(() => device.setAccessPoint(false), () => device.setAccessPoint(true));
-    case 'power-cut':
-      scheduler.at(fault.atMs, () => device.powerCut(fault.forMs));
-      return;
-    case 'broker-down':
-      return during(() => proxy().setMode('drop'), () => proxy().setMode('pass'));
-    case 'blackhole':
-      return during(() => proxy().setMode('blackhole'), () => proxy().setMode('pass'));
-    case 'reset':
-      scheduler.at(fault.atMs, () => proxy().reset());
-      return;
-    case 'dns-down':
-      return during(() => { device.dnsDown = true; }, () => { device.dnsDown = false; });
-    case 'connack-refused': {
-      const endpoint = world.endpoint;
-      if (!endpoint) throw new UsageError('fault connack-refused needs the built-in local endpoint');
-      const original = endpoint.broker.authenticate;
-      return during(() => {
-        endpoint.broker.authenticate = (_client, _user, _password, done) => {
-          const error = Object.assign(new Error('refused by scenario'), { returnCode: fault.code ?? 3 });
-          done(error as never, false);
-        };
-      }, () => { endpoint.broker.authenticate = original; });
-    }
-  }
 }
 
 function prepareStateDir(dir: string): string {

@@ -7,7 +7,7 @@
  * the real TCP proxy. Single devices always talk to the real endpoint.
  */
 import mqttPacket from 'mqtt-packet';
-import type { OpenSecureSocket, SecureSocketEvents } from '../device/host';
+import type { OpenSecureSocket, SecureSocketEvents } from './streams';
 import type { ProxyMode } from './fault-proxy';
 
 interface Connection {

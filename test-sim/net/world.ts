@@ -15,7 +15,7 @@ import { ROOT } from '../engine/bundle';
 import { FaultProxy, type ProxyMode } from './fault-proxy';
 import { ModelBroker } from './model-broker';
 import { createDeliveryRecord, type DeliveryRecord } from './deliveries';
-import type { OpenSecureSocket } from '../device/host';
+import type { OpenSecureSocket } from './streams';
 
 export interface FaultSwitch {
   readonly mode: ProxyMode;

@@ -10,7 +10,7 @@ import { probe } from '../../apps/mqtt-probe';
 import { devPki, type World } from '../../net/world';
 import { startMosquitto, type MosquittoBroker } from '../../brokers/mosquitto';
 import { openSecureSocket } from '../../net/secure';
-import type { OpenSecureSocket, SecureSocketEvents } from '../../device/host';
+import type { OpenSecureSocket, SecureSocketEvents } from '../../net/streams';
 import type { App } from '../../../hal/types';
 import { devPkiTextFiles, writeDevPki, type Pki } from '../../../tools/provision/pki';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,0 +1,63 @@
+/**
+ * What each scenario fault kind (scenarios/scenario.ts `FAULT_KINDS`) does to
+ * the simulated world, one entry per kind. Adding a kind: name it and document
+ * it in `FAULT_KINDS`, then give it an entry here (the compiler insists).
+ */
+import type { Scheduler } from '../clock/scheduler';
+import type { DeviceHost } from '../device/host';
+import type { World } from '../net/world';
+import { UsageError, type Fault, type FaultKind } from '../scenarios/scenario';
+
+export interface FaultTarget {
+  scheduler: Scheduler;
+  /** The device the fault names (`device`, default 0). */
+  device: DeviceHost;
+  world: World;
+}
+
+/** Helpers every fault gets: run at `at`, or hold from `at` for `for`. */
+interface FaultTools extends FaultTarget {
+  at(action: () => void | Promise<void>): void;
+  during(start: () => void, end: () => void): void;
+  /** The fault switch in front of the broker; a usage error when this world has none. */
+  proxy(): NonNullable<World['proxy']>;
+}
+
+type FaultAction = (fault: Fault, tools: FaultTools) => void;
+
+const ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
+  'wifi-down': (_f, t) => t.during(() => t.device.radio.setAccessPoint(false), () => t.device.radio.setAccessPoint(true)),
+  'power-cut': (f, t) => t.at(() => t.device.lifecycle.powerCut(f.forMs)),
+  'broker-down': (_f, t) => t.during(() => t.proxy().setMode('drop'), () => t.proxy().setMode('pass')),
+  blackhole: (_f, t) => t.during(() => t.proxy().setMode('blackhole'), () => t.proxy().setMode('pass')),
+  reset: (_f, t) => t.at(() => t.proxy().reset()),
+  'dns-down': (_f, t) => t.during(() => { t.device.net.dnsDown = true; }, () => { t.device.net.dnsDown = false; }),
+  'connack-refused': (f, t) => {
+    const endpoint = t.world.endpoint;
+    if (!endpoint) throw new UsageError('fault connack-refused needs the built-in local endpoint');
+    const original = endpoint.broker.authenticate;
+    t.during(() => {
+      endpoint.broker.authenticate = (_client, _user, _password, done) => {
+        const error = Object.assign(new Error('refused by scenario'), { returnCode: f.code ?? 3 });
+        done(error as never, false);
+      };
+    }, () => { endpoint.broker.authenticate = original; });
+  },
+};
+
+/** Puts `fault` on the scheduler. Throws UsageError when the world cannot host it. */
+export function scheduleFault(fault: Fault, target: FaultTarget): void {
+  const { scheduler, world } = target;
+  ACTIONS[fault.kind](fault, {
+    ...target,
+    at: (action) => { scheduler.at(fault.atMs, action); },
+    during: (start, end) => {
+      scheduler.at(fault.atMs, start);
+      scheduler.at(fault.atMs + fault.forMs, end);
+    },
+    proxy: () => {
+      if (!world.proxy) throw new UsageError(`fault ${fault.kind} needs the built-in local endpoint (it drives the proxy in front of it)`);
+      return world.proxy;
+    },
+  });
+}

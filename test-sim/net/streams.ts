@@ -1,0 +1,235 @@
+/**
+ * The device's secure streams, host side of `hal.network.openSecure`: each
+ * stream is one connection attempt through `OpenSecureSocket` (real TLS in
+ * net/secure.ts, or the fleet's model broker), reported to the firmware with
+ * the modelled handshake time of an ESP32 (loopback is far faster), counted
+ * for the summary and charged to the energy meter.
+ */
+import type { LinkError } from '../../hal/types';
+import { EVENTS } from '../../hal/events';
+import { Op, bodyJson, message, withBody, withJson, type Message } from '../../hal/sim/wire';
+import { ok, type BridgeTable } from '../device/bridge';
+import type { DeviceContext } from '../device/context';
+
+export interface SecureSocketEvents {
+  onConnect(info: { alpn: string | undefined; resumed: boolean; protocol?: string | null }): void;
+  onData(bytes: Uint8Array): void;
+  onError(error: LinkError): void;
+}
+
+export type OpenSecureSocket = (
+  options: { host: string; port: number; serverName: string; alpn: string[]; ca: string; cert: string; key: string; timeoutMs: number },
+  events: SecureSocketEvents,
+) => { write(bytes: Uint8Array): void; close(): void };
+
+export interface StreamsOptions {
+  /** The credential files the firmware names (its flashed resources), text by name. */
+  credentials: Readonly<Record<string, string>>;
+  /** Host name to TCP address, so a simulated endpoint name can reach a loopback port. */
+  resolve(host: string, port: number): { host: string; port: number } | undefined;
+  /** Host TLS client (net/secure.ts), injected so fault-injecting proxies can wrap it. */
+  openSecureSocket: OpenSecureSocket;
+  /** Full handshake on the device, ms (firmware/link/energy.ts). */
+  tlsHandshakeMs: number;
+  /** The station is associated. */
+  online(): boolean;
+  /** False when the network is modelled in-process: no wall-clock waits for replies. */
+  realNetwork?: boolean;
+  /** True while the path to `target` forwards nothing (a blackholed proxy): a connect then cannot finish, so time may warp. */
+  pathSilent?(target: { host: string; port: number }): boolean;
+}
+
+interface StreamState {
+  socket: { write(bytes: Uint8Array): void; close(): void } | undefined;
+  closed: boolean;
+  /** Bytes were written and nothing has come back yet: a reply is likely under way. */
+  awaiting?: { release(): void };
+}
+
+/**
+ * After a write, time follows the wall clock until the peer answers or this
+ * much wall time passes (most MQTT packets a device sends expect a reply:
+ * CONNACK, PUBACK, PINGRESP, SUBACK). Without it, a slow first reply could be
+ * overtaken by a warp to the client's own reply deadline.
+ */
+const REPLY_WAIT_WALL_MS = 500;
+
+export class SecureStreams {
+  /** Secure streams opened (each is one connection attempt), and when. */
+  connects = 0;
+  readonly connectTimes: number[] = [];
+  bytesTx = 0;
+  bytesRx = 0;
+  tlsHandshakes = 0;
+  tlsFailures: Record<string, number> = {};
+  /** Fault injection: name resolution fails. */
+  dnsDown = false;
+  private streams = new Map<number, StreamState>();
+  /** Bumped when the machine halts: callbacks of its sockets are ignored afterwards. */
+  private generation = 0;
+
+  constructor(private readonly ctx: DeviceContext, private readonly options: StreamsOptions) {}
+
+  /** The machine stopped: every stream closes with it. */
+  halt(): void {
+    this.generation++;
+    for (const stream of this.streams.values()) {
+      stream.closed = true;
+      stream.awaiting?.release();
+      stream.socket?.close();
+    }
+    this.streams.clear();
+  }
+
+  readonly bridge: BridgeTable = {
+    [Op.TlsOpen]: (m) => {
+      this.open(m);
+      return ok(m);
+    },
+    [Op.TlsWrite]: (m) => this.write(m),
+    [Op.TlsWriteReply]: (m) => this.write(m),
+    [Op.TlsEnd]: (m) => {
+      this.drop(m.id);
+      const id = m.id;
+      this.ctx.post(() => message(Op.TlsEnded, id, 0).bytes);
+      return ok(m);
+    },
+    [Op.TlsClose]: (m) => {
+      this.drop(m.id);
+      return ok(m);
+    },
+  };
+
+  private get scheduler() {
+    return this.ctx.scheduler;
+  }
+
+  private drop(id: number): void {
+    const stream = this.streams.get(id);
+    if (stream) {
+      stream.closed = true;
+      stream.awaiting?.release();
+      stream.socket?.close();
+      this.streams.delete(id);
+    }
+  }
+
+  private write(m: Message): Uint8Array {
+    const stream = this.streams.get(m.id);
+    if (stream?.socket && !stream.closed) {
+      this.bytesTx += m.body.length;
+      this.ctx.meter.bytes(m.body.length, true);
+      if (this.options.realNetwork !== false) {
+        if (m.op === Op.TlsWriteReply) this.awaitReply(stream);
+        else this.scheduler.touchIo();
+      }
+      stream.socket.write(m.body.slice());
+    }
+    return ok(m);
+  }
+
+  private awaitReply(stream: StreamState): void {
+    this.scheduler.touchIo();
+    if (stream.awaiting) return;
+    this.scheduler.beginIo();
+    const timer = setTimeout(() => release(), REPLY_WAIT_WALL_MS);
+    const release = () => {
+      if (stream.awaiting !== awaiting) return;
+      clearTimeout(timer);
+      stream.awaiting = undefined;
+      this.scheduler.endIo();
+    };
+    const awaiting = { release };
+    stream.awaiting = awaiting;
+  }
+
+  private open(m: Message): void {
+    const id = m.id;
+    this.connects++;
+    this.connectTimes.push(this.scheduler.now);
+    const options = bodyJson<{
+      host: string; port: number; serverName: string; alpn: string[];
+      credentials: { ca: string; certificate: string; key: string }; timeoutMs: number;
+    }>(m);
+    const stream: StreamState = { socket: undefined, closed: false };
+    this.streams.set(id, stream);
+    const fail = (error: LinkError) => {
+      this.tlsFailures[error.category] = (this.tlsFailures[error.category] ?? 0) + 1;
+      this.ctx.record(EVENTS.tlsError, { category: error.category, message: error.message });
+      this.streams.delete(id);
+      return withJson(Op.TlsError, id, error);
+    };
+    if (!this.options.online()) {
+      this.ctx.post(() => fail({ category: 'wifi', message: 'no network: Wi-Fi is not associated' }));
+      return;
+    }
+    const target = this.dnsDown ? undefined : this.options.resolve(options.host, options.port);
+    if (!target) {
+      this.ctx.post(() => fail({ category: 'dns', message: `cannot resolve ${options.host}` }));
+      return;
+    }
+    const files = this.options.credentials;
+    const names = { ca: options.credentials.ca, cert: options.credentials.certificate, key: options.credentials.key };
+    const missing = Object.values(names).find((name) => !Object.hasOwn(files, name));
+    if (missing !== undefined) {
+      this.ctx.post(() => fail({ category: 'tls-handshake', message: `credential file missing: ${missing}` }));
+      return;
+    }
+    const credentials = { ca: files[names.ca], cert: files[names.cert], key: files[names.key] };
+    const started = this.scheduler.now;
+    const modelled = this.options.tlsHandshakeMs;
+    const generation = this.generation;
+    let settled = false;
+    const silent = this.options.realNetwork === false || (this.options.pathSilent?.(target) ?? false);
+    if (!silent) this.scheduler.beginIo();
+    // The device's connect deadline runs on virtual time; the real socket gets a generous one of its own.
+    const deadline = this.ctx.later(options.timeoutMs, () => {
+      if (settled || stream.closed) return undefined;
+      settle();
+      stream.closed = true;
+      stream.socket?.close();
+      return fail({ category: 'timeout', message: `no TLS session within ${options.timeoutMs} ms` });
+    });
+    const settle = () => {
+      if (!settled) {
+        settled = true;
+        deadline.cancel();
+        if (!silent) this.scheduler.endIo();
+      }
+    };
+    /** Deliver no earlier than the modelled handshake time: loopback is far faster than an ESP32. */
+    const atModelledTime = (bytes: () => Uint8Array) => {
+      const wait = Math.max(0, started + modelled - this.scheduler.now);
+      if (wait > 0) this.ctx.later(wait, bytes);
+      else this.ctx.post(bytes);
+    };
+    stream.socket = this.options.openSecureSocket(
+      { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, timeoutMs: 120_000 },
+      {
+        onConnect: (info) => {
+          settle();
+          if (stream.closed || generation !== this.generation) return;
+          this.tlsHandshakes++;
+          this.ctx.meter.handshake();
+          this.ctx.record(EVENTS.tlsConnected, { alpn: info.alpn ?? null, protocol: info.protocol ?? null });
+          atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }));
+        },
+        onData: (bytes) => {
+          if (stream.closed || generation !== this.generation) return;
+          this.bytesRx += bytes.length;
+          this.ctx.meter.bytes(bytes.length, false);
+          stream.awaiting?.release();
+          if (this.options.realNetwork !== false) this.scheduler.touchIo();
+          this.ctx.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
+        },
+        onError: (error) => {
+          settle();
+          stream.awaiting?.release();
+          if (stream.closed || generation !== this.generation) return;
+          stream.closed = true;
+          atModelledTime(() => fail(error));
+        },
+      },
+    );
+  }
+}
