@@ -48,6 +48,14 @@ export interface EndpointStats {
   takeovers: number;
   /** Connections closed after 1.5 x the effective keepalive of silence. */
   keepaliveTimeouts: number;
+  /**
+   * MQTT connections as they ended: `clean` after the client's DISCONNECT
+   * (no Last Will), `unclean` otherwise (socket closed or reset, keepalive,
+   * takeover); `closeNotify` counts the clean ones whose client also sent TLS
+   * close_notify before closing; `wills` the unclean ones whose CONNECT carried
+   * a Last Will, which the broker then published.
+   */
+  closes: { clean: number; unclean: number; closeNotify: number; wills: number };
   rejected: Record<LimitViolation, number>;
   /** Plaintext MQTT bytes read from clients (lets a simulator wait until what it sent has arrived). */
   bytesIn: number;
@@ -125,6 +133,13 @@ interface Session {
   clientId?: string;
   keepalive?: { requested: number; effective: number };
   lastHeard: number;
+  will?: boolean;
+  /** The client sent DISCONNECT. */
+  disconnected?: boolean;
+  /** The client sent a TLS alert record after the handshake (TLS 1.2: its close_notify). */
+  closeNotify?: () => boolean;
+  /** Why the endpoint itself closed it, if it did. */
+  closedBy?: 'keepalive' | 'takeover';
 }
 
 export async function createLocalEndpoint(options: LocalEndpointOptions): Promise<LocalEndpoint> {
@@ -147,6 +162,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     publishes: 0,
     takeovers: 0,
     keepaliveTimeouts: 0,
+    closes: { clean: 0, unclean: 0, closeNotify: 0, wills: 0 },
     bytesIn: 0,
     rejected: Object.fromEntries(LIMIT_VIOLATIONS.map((v) => [v, 0])) as Record<LimitViolation, number>,
     keepalive: [],
@@ -199,15 +215,18 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
         session.clientId = clientId;
         session.keepalive = { requested, effective };
         session.lastHeard = t;
+        session.will = packet.will !== undefined && packet.will !== null;
       }
       stats.keepalive.push({ clientId, requested, effective });
       // aedes would enforce the asked-for keepalive on a real timer; this endpoint
       // enforces the effective one on `now()` instead (see sweep()).
       packet.keepalive = 0;
       // aedes keeps connected clients by id and closes the older one on registration [MQTT-3.1.4-2].
-      if ((broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]) {
+      const older = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
+      if (older) {
         stats.takeovers++;
         emit('client.takeover', { clientId });
+        for (const other of sessions.values()) if (other.clientId === clientId && other !== session) other.closedBy = 'takeover';
       }
       callback(null, true);
     },
@@ -248,6 +267,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
   /** Judges one MQTT packet before aedes sees it. */
   const judge = (session: Session, packet: Packet): 'pass' | 'drop' => {
     session.lastHeard = now();
+    if (packet.cmd === 'disconnect') session.disconnected = true;
     if (packet.cmd === 'publish' && packet.qos === 2) {
       reject('qos2-publish', `QoS 2 PUBLISH to ${packet.topic} dropped without PUBREC`, session.clientId);
       return 'drop';
@@ -259,7 +279,23 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     return 'pass';
   };
 
-  const startMqtt = (secure: tls.TLSSocket) => {
+  /** One `client.closed` per MQTT connection that sent CONNECT: clean (DISCONNECT) or not, and why. */
+  const recordClose = (session: Session) => {
+    if (session.clientId === undefined) return;
+    const clean = session.disconnected === true;
+    const closeNotify = session.closeNotify?.() ?? false;
+    const reason = clean ? 'disconnect' : session.closedBy ?? 'socket-closed';
+    if (clean) {
+      stats.closes.clean++;
+      if (closeNotify) stats.closes.closeNotify++;
+    } else {
+      stats.closes.unclean++;
+      if (session.will) stats.closes.wills++;
+    }
+    emit('client.closed', { clientId: session.clientId, clean, reason, closeNotify, will: !clean && session.will === true });
+  };
+
+  const startMqtt = (secure: tls.TLSSocket, closeNotify: () => boolean) => {
     const framer = new MqttFramer();
     const decoder = new PacketDecoder();
     let session: Session;
@@ -274,9 +310,12 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
         sink.reject();
       }
     });
-    session = { conn, lastHeard: now() };
+    session = { conn, lastHeard: now(), closeNotify };
     sessions.set(conn, session);
-    conn.on('close', () => sessions.delete(conn));
+    conn.on('close', () => {
+      sessions.delete(conn);
+      recordClose(session);
+    });
     conn.on('error', () => {});
     broker.handle(conn);
   };
@@ -290,7 +329,10 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     let verdict: HandshakeFailure | undefined;
     let established = false;
     const inspector = new ClientHandshakeInspector({ serverName, requiredAlpn, clientCas, wallClock });
+    const records = new RecordWatcher();
+    let alertAfterHandshake = false;
     const gate = new FilteredStream(raw, (chunk, sink) => {
+      for (const type of records.feed(chunk)) if (established && type === ALERT_RECORD) alertAfterHandshake = true;
       const result = inspector.feed(chunk);
       if (result.kind === 'forward') {
         for (const bytes of result.bytes) sink.pass(bytes);
@@ -328,7 +370,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
       }
       stats.handshakes.ok++;
       emit('handshake.ok', { protocol: secure.getProtocol() ?? '', alpn: String(secure.alpnProtocol) });
-      startMqtt(secure);
+      startMqtt(secure, () => alertAfterHandshake);
     });
   });
 
@@ -349,6 +391,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
       if (t - session.lastHeard > allowed) {
         stats.keepaliveTimeouts++;
         emit('client.keepalive-timeout', { clientId: session.clientId ?? '', silentMs: Math.round(t - session.lastHeard) });
+        session.closedBy = 'keepalive';
         sessions.delete(session.conn);
         session.conn.destroy();
       }
@@ -382,6 +425,35 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
       return closing;
     },
   };
+}
+
+/** TLS record content type 21 (RFC 5246 6.2.1). In TLS 1.2 an alert record's type is visible on the wire. */
+const ALERT_RECORD = 21;
+
+/** The content types of the TLS records a client sends, as their headers pass by in any chunking. */
+class RecordWatcher {
+  private header: number[] = [];
+  private remaining = 0;
+
+  feed(chunk: Uint8Array): number[] {
+    const types: number[] = [];
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.remaining > 0) {
+        const skip = Math.min(this.remaining, chunk.length - i);
+        this.remaining -= skip;
+        i += skip;
+        continue;
+      }
+      this.header.push(chunk[i++]);
+      if (this.header.length === 5) {
+        types.push(this.header[0]);
+        this.remaining = (this.header[3] << 8) | this.header[4];
+        this.header = [];
+      }
+    }
+    return types;
+  }
 }
 
 function tlsFailure(error: NodeJS.ErrnoException): HandshakeFailure {
