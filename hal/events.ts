@@ -31,10 +31,12 @@ export const EVENTS = Object.freeze({
   powerAwakeLimit: 'power.awake-limit',
   // HALs (hal/moddable, and the simulator host for hal/sim)
   halBoot: 'hal.boot',
+  halCredentialStore: 'hal.credential-store',
   halCredentialsMissing: 'hal.credentials-missing',
   halDeepSleepEmulated: 'hal.deep-sleep-emulated',
   halDeepSleepFailed: 'hal.deep-sleep-failed',
   halFlashMissing: 'hal.flash-missing',
+  memoryPeaks: 'memory.peaks',
   nativeDeepSleepUnsupported: 'native.deep-sleep-unsupported',
   powerManagement: 'power.management',
   tlsConnected: 'tls.connected',

@@ -25,8 +25,10 @@
  * - sensor: a hook from the entry, else free heap from `instrumentation`, else
  *   a constant plus noise.
  *
- * After `power.deepSleep` the HAL is halted: its timers are cleared, streams
- * closed, the radio left, and no callback reaches the old firmware instance.
+ * After `power.deepSleep` (or `restart`) the HAL is halted: its timers are
+ * cleared, no callback reaches the old firmware instance, open streams are
+ * ended gracefully (queued bytes and close_notify, at most HALT_DRAIN_MS), then
+ * the radio is left and the chip sleeps.
  * The duration is checked before anything stops; a chip that then cannot
  * sleep restarts (native/power) rather than stay halted.
  */
@@ -46,7 +48,8 @@ import {
 } from './native/power';
 import { CAPABILITIES } from './capabilities';
 import { openSecureStream } from './secure-stream';
-import { openFlash, openVolatileFlash } from './storage';
+import { flashKind as storageKind, openFlash, openVolatileFlash } from './storage';
+import { peaks } from './native/memory';
 import { watchdogWindow } from './watchdog';
 import { createWifi, type StaticAddress } from './wifi';
 
@@ -56,6 +59,9 @@ import { createWifi, type StaticAddress } from './wifi';
  * firmware's decision (firmware/time), not the HAL's.
  */
 const NEVER_SET_BEFORE_MS = 946_684_800_000;
+
+/** Longest a halt waits for open streams to close gracefully (each is bounded at about 200 ms by secure-stream). */
+const HALT_DRAIN_MS = 300;
 
 /** How long past its latest pending timer firmware may go without feeding the application watchdog. */
 export const WATCHDOG_GRACE_MS = 120_000;
@@ -70,15 +76,16 @@ export interface DeviceOptions {
   password?: string;
   /** A static IPv4 address instead of DHCP (mc/config staticIp, netmask, gateway, dns). */
   address?: StaticAddress;
-  /** Data partition for the HAL's flash (default `telemetry`). */
+  /** Data partition for the HAL's flash (default `storage`). */
   flashPartition?: string;
+  /** Where the credential store is and the names of its entries (main.ts), for the log. */
+  store?: { where: string; entries: string[] };
   /** Supplies `sensor.read()`; without it, free heap or a constant plus noise. */
   sensor?: () => number;
 }
 
 interface HalInstance {
   hal: Hal;
-  halt(): void;
 }
 
 /** Boot `app` on this device; on the simulator an emulated deep sleep boots it again. */
@@ -104,6 +111,19 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
   const timers = new Map<TimerId, { timer: Timer; due: number }>();
   const streams = new Set<SecureStream>();
   const bootReason: BootReason = emulatedReason ?? nativeBootReason();
+
+  /**
+   * The phase of a wake, for the memory budget: `boot` (start to the first
+   * join), `join` (to an address), `handshake` (to TLS connected), `session`
+   * (MQTT and the upload, to sleep). Each one's XS peaks are logged as it ends
+   * (memory.peaks; native/memory).
+   */
+  let phase: 'boot' | 'join' | 'handshake' | 'session' = 'boot';
+  const endPhase = (next: typeof phase): void => {
+    if (phase === next) return;
+    log.event(EVENTS.memoryPeaks, { phase, ...peaks(true) });
+    phase = next;
+  };
 
   let watchdogArmed = false;
   /** Restart the application watchdog WATCHDOG_GRACE_MS past the latest of now and every pending timer. */
@@ -159,17 +179,16 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
   };
 
   let flash: Flash;
-  let flashKind = 'partition';
-  const partition = options.flashPartition ?? 'telemetry';
+  let flashKind: string = storageKind();
+  const partition = options.flashPartition ?? 'storage';
   try {
     flash = openFlash(partition);
-    if (options.platform === 'simulator') flashKind = 'ram';
   } catch (error) {
     flash = openVolatileFlash(16 * 4096, 4096);
     flashKind = 'ram';
     log.event('hal.flash-missing', {
       partition,
-      message: `${(error as Error)?.message ?? error} — using RAM; add a "${partition}" data partition (manifests/esp32/partitions.csv)`,
+      message: `${(error as Error)?.message ?? error} — using RAM; the board's partition table needs a "${partition}" data partition (mcconfig carves one from a factory app partition: README, Moddable)`,
     });
   }
 
@@ -198,13 +217,41 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
     guard,
   });
 
-  function halt(): void {
+  /**
+   * Stop firmware (no timer or callback reaches it any more), close what is
+   * still open gracefully (queued bytes, then close_notify: SecureStream.end,
+   * each bounded by the stream), leave the radio, then `next`: so a firmware
+   * that sleeps right after its DISCONNECT still says goodbye, and the broker
+   * never sees a connection vanish (HALT_DRAIN_MS bounds the whole wait).
+   */
+  function halt(next: () => void): void {
     halted = true;
+    log.event(EVENTS.memoryPeaks, { phase, ...peaks(true) });
     for (const { timer } of timers.values()) Timer.clear(timer);
     timers.clear();
-    for (const stream of streams) stream.close();
+    const open = [...streams];
     streams.clear();
-    wifi.leave();
+    let waiting = open.length;
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      wifi.leave();
+      next();
+    };
+    if (!waiting) {
+      finish();
+      return;
+    }
+    const cap = Timer.set(finish, HALT_DRAIN_MS);
+    for (const stream of open) {
+      stream.end(() => {
+        if (--waiting === 0) {
+          Timer.clear(cap);
+          finish();
+        }
+      });
+    }
   }
 
   const hal: Hal = {
@@ -235,7 +282,17 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
       },
     },
     wifi: {
-      join: (joinOptions) => { if (!halted) wifi.join(joinOptions); },
+      join: (joinOptions) => {
+        if (halted) return;
+        if (phase === 'boot') endPhase('join');
+        wifi.join({
+          ...joinOptions,
+          onJoined(hint) {
+            if (phase === 'join') endPhase('handshake');
+            joinOptions.onJoined(hint);
+          },
+        });
+      },
       leave: () => wifi.leave(),
       setPowerSave: (mode) => wifi.setPowerSave(mode),
     },
@@ -256,6 +313,7 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
           onConnect(info) {
             handshakeOver();
             wifi.networkResult('ok');
+            if (phase === 'handshake') endPhase('session');
             log.event('tls.connected', { host, port, serverName, alpnOffered: alpn.join(',') || null, protocol: 'TLSv1.2', resumed: info.resumed });
             streamOptions.onConnect(info);
           },
@@ -303,26 +361,28 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
           throw new RangeError(`deepSleep: ${ms} ms is not an integer from 1 to ${CAPABILITIES.maxDeepSleepMs}`);
         }
         if (halted) return;
-        halt();
-        let slept: boolean;
-        try {
-          slept = deepSleep(ms); // ESP32: does not return (the chip sleeps, or restarts when ESP-IDF refuses)
-        } catch (error) {
-          // Checked above, so this is a broken promise of the native side: never stay halted.
-          log.event(EVENTS.halDeepSleepFailed, { ms, message: String((error as Error)?.message ?? error) });
-          if (restart()) return;
-          wakeLater(0, 'reset');
-          return;
-        }
-        if (slept) return;
-        log.event(EVENTS.halDeepSleepEmulated, { ms, message: 'no deep sleep on this platform: firmware restarts after the delay, retained bytes kept' });
-        wakeLater(ms, 'deep-sleep');
+        halt(() => {
+          let slept: boolean;
+          try {
+            slept = deepSleep(ms); // ESP32: does not return (the chip sleeps, or restarts when ESP-IDF refuses)
+          } catch (error) {
+            // Checked above, so this is a broken promise of the native side: never stay halted.
+            log.event(EVENTS.halDeepSleepFailed, { ms, message: String((error as Error)?.message ?? error) });
+            if (restart()) return;
+            wakeLater(0, 'reset');
+            return;
+          }
+          if (slept) return;
+          log.event(EVENTS.halDeepSleepEmulated, { ms, message: 'no deep sleep on this platform: firmware restarts after the delay, retained bytes kept' });
+          wakeLater(ms, 'deep-sleep');
+        });
       },
       restart() {
         if (halted) return;
-        halt();
-        if (restart()) return; // ESP32: esp_restart does not return
-        wakeLater(0, 'reset');
+        halt(() => {
+          if (restart()) return; // ESP32: esp_restart does not return
+          wakeLater(0, 'reset');
+        });
       },
       feedWatchdog,
     },
@@ -330,8 +390,9 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
   };
 
   const credentials = (options.config as { credentials?: Record<string, unknown> } | undefined)?.credentials ?? {};
-  const missing = Object.values(credentials).filter((name) => typeof name === 'string' && !Resource.exists(name));
-  if (missing.length) log.event('hal.credentials-missing', { names: missing.join(','), check: 'build with the credentials directory (npm run provision -- import)' });
+  const missing = Object.values(credentials).filter((name) => typeof name === 'string' && !options.store?.entries.includes(name) && !Resource.exists(name));
+  if (missing.length) log.event('hal.credentials-missing', { names: missing.join(','), check: 'write the credential store (npm run flash:esp32 -- --credentials DIR; npm run build:sim -- --credentials DIR)' });
+  if (options.store) log.event(EVENTS.halCredentialStore, { store: options.store.where, entries: options.store.entries.join(',') });
   const cause = emulatedReason === undefined ? restartCause() : undefined;
   log.event(EVENTS.halBoot, { platform: options.platform, reason: bootReason, ...(cause ? { cause } : {}), flash: flashKind, sensor: sensorKind });
 
@@ -339,5 +400,5 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
   if (pm) log.event(EVENTS.powerManagement, { result: pm.result, maxMHz: pm.maxMHz, minMHz: pm.minMHz, lightSleep: true });
   feedWatchdog();
 
-  return { hal, halt };
+  return { hal };
 }

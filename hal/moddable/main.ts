@@ -1,7 +1,14 @@
 /**
  * The Moddable entry (manifests set `creation.main` to this module): reads
- * mc/config, installs the TextEncoder/TextDecoder globals firmware/util/text
- * expects, and boots firmware `main` on the Moddable HAL.
+ * mc/config and the credential store, installs the TextEncoder/TextDecoder
+ * globals firmware/util/text expects, and boots firmware `main` on the Moddable
+ * HAL.
+ *
+ * The credential store (hal/moddable/store-layout.ts: NVS on ESP32, files on
+ * the simulator) is per device and wins over mc/config, which is the same for
+ * a whole fleet: `endpoint`, `thing`, `port`, Wi-Fi `ssid` and `password`, a
+ * static address. Only firmware's own keys reach firmware (config.ts): the
+ * Wi-Fi password never does.
  *
  * To feed a real sensor, write your own entry that calls `startDevice` with a
  * `sensor` hook, and point `creation.main` at it.
@@ -12,6 +19,8 @@ import TextEncoder from 'text/encoder';
 import { main } from '../../firmware/app/main';
 import { firmwareConfig } from './config';
 import { startDevice, type ModdablePlatform } from './hal';
+import { read as readStore, where as storeWhere } from './native/credentials';
+import { STORE_FILES, STORE_TEXT } from './store-layout';
 
 /** Not preloaded: assignments to the global object must happen at run time. */
 function installTextCodecs(): void {
@@ -20,9 +29,25 @@ function installTextCodecs(): void {
   g.TextDecoder ??= TextDecoder;
 }
 
+/** The store's text entries, and the names of every entry it has (never the values). */
+function readStoreText(): { text: Record<string, string>; entries: string[] } {
+  const text: Record<string, string> = {};
+  const entries: string[] = [];
+  for (const name of STORE_FILES) if (readStore(name) !== undefined) entries.push(name);
+  const decoder = new TextDecoder();
+  for (const name of STORE_TEXT) {
+    const bytes = readStore(name);
+    if (bytes === undefined) continue;
+    entries.push(name);
+    text[name] = decoder.decode(new Uint8Array(bytes)).trim();
+  }
+  return { text, entries };
+}
+
 export default function (): void {
   installTextCodecs();
-  const mc = config as Record<string, unknown>;
+  const stored = readStoreText();
+  const mc = { ...(config as Record<string, unknown>), ...stored.text };
   const text = (key: string): string | undefined => (typeof mc[key] === 'string' && mc[key] !== '' ? (mc[key] as string) : undefined);
   const staticIp = text('staticIp');
   startDevice(main, {
@@ -32,5 +57,6 @@ export default function (): void {
     password: text('password'),
     address: staticIp ? { ip: staticIp, netmask: text('netmask') ?? '', gateway: text('gateway') ?? '', dns: text('dns') } : undefined,
     flashPartition: text('flashPartition'),
+    store: { where: storeWhere(), entries: stored.entries },
   });
 }

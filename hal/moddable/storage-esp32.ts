@@ -28,3 +28,5 @@ export const openFlash: typeof Storage.openFlash = (partition) => {
     },
   };
 };
+
+export const flashKind: typeof Storage.flashKind = () => 'partition';

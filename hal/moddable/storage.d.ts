@@ -4,7 +4,8 @@
  * - `storage-esp32.ts`: Moddable's `flash` module on a data partition.
  * - `storage-sim.ts`: the Moddable simulator has no `flash` module
  *   (modules/files/flash/manifest.json lists esp, esp32 and nrf52 only), so a
- *   RAM region with NOR semantics stands in; it is empty at every start.
+ *   file on the host stands in (mc/config `deviceDir`), else RAM; NOR
+ *   semantics either way.
  */
 import type { Flash } from '../types';
 
@@ -13,3 +14,6 @@ export function openFlash(partition: string): Flash;
 
 /** What `openFlash` gives where nothing durable exists: RAM, lost at every start. */
 export function openVolatileFlash(byteLength: number, blockSize: number): Flash;
+
+/** What backs `openFlash` here: a flash `partition` (ESP32), a `host-file` or `ram` (the simulator). */
+export function flashKind(): 'partition' | 'host-file' | 'ram';

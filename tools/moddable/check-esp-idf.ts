@@ -245,7 +245,7 @@ function main(argv: string[]): number {
         const label = `${chip} ${kind}`;
         const out = join(work, chip, kind);
         mkdirSync(out, { recursive: true });
-        const plan = planBuild('esp32', ['--credentials', credentials, ...(chip === 'esp32' ? [] : ['--target', chip]), ...(kind === 'debug' ? ['--debug'] : [])], process.env, { outputDir: out, generateOnly: true });
+        const plan = planBuild('esp32', [...(chip === 'esp32' ? [] : ['--target', chip]), ...(kind === 'debug' ? ['--debug'] : [])], { ...process.env, FIELDLINK_CREDENTIALS: credentials }, { outputDir: out, generateOnly: true });
         if (plan === 'help') return 0;
         const gen = run(plan.command, plan.args, { cwd: ROOT, env: plan.env });
         if (gen.status !== 0) throw new Error(`mcconfig failed for ${label}:\n${gen.output}`);
@@ -291,8 +291,9 @@ function main(argv: string[]): number {
     if (simPlan !== 'help') {
       const gen = run(simPlan.command, simPlan.args, { cwd: ROOT, env: simPlan.env });
       if (gen.status !== 0) throw new Error(`mcconfig failed for lin:\n${gen.output}`);
-      const dir = join(simOut, 'tmp', 'lin', 'debug', 'fieldlink');
-      const sources = existsSync(join(dir, 'makefile')) ? nativeSources(dir) : [];
+      const dir = join(simOut, 'tmp', 'lin', 'mc', 'debug', 'fieldlink');
+      if (!existsSync(join(dir, 'makefile'))) throw new Error(`mcconfig wrote no makefile in ${dir}`);
+      const sources = nativeSources(dir);
       if (sources.length && !e.hostGcc) throw new Missing('no gcc on PATH for the simulator\'s C files — apt-get install gcc');
       const flags = sources.length ? [`-I${idHeader(join(dir, 'check-ids'), sources)}`, ...makeFlags(dir, simPlan.env)] : [];
       for (const source of sources) {

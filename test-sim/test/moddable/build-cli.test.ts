@@ -121,7 +121,7 @@ test('--help prints usage and exits 0; an unknown argument is one line and exit 
   assert.match(oneLine(bad.stderr), /unknown argument "--nope"/);
 });
 
-test('the plan: debug build by default, key=value passed through after the credentials\' config.json, tsc from node_modules/.bin first on PATH', () => {
+test('the plan: simulator debug build by default, key=value passed through to the image, config.json into the store, tsc from node_modules/.bin first on PATH', () => {
   const sdk = fakeSdk();
   const credentials = mkdtempSync(join(tmpdir(), 'fieldlink-credentials-'));
   try {
@@ -131,26 +131,26 @@ test('the plan: debug build by default, key=value passed through after the crede
     assert.notEqual(plan, 'help');
     if (plan === 'help') return;
     assert.deepEqual(plan.args.slice(0, 6), ['-d', '-m', '-p', plan.args[3], '-t', 'build']);
-    assert.ok(plan.args.includes('endpoint=abc-ats.iot.eu-west-1.amazonaws.com'));
-    assert.ok(plan.args.includes('thing=t2') && !plan.args.includes('thing=t1'));
-    assert.ok(plan.args.includes('port=8443'));
+    assert.ok(plan.args.includes('thing=t2') && plan.args.includes('port=8443'));
+    assert.ok(!plan.args.some((a) => a.startsWith('endpoint=')), 'config.json is per device: the store, not the image');
+    const store = new Map(plan.store?.entries.map((e) => [e.name, new TextDecoder().decode(e.bytes)]));
+    assert.equal(store.get('endpoint'), 'abc-ats.iot.eu-west-1.amazonaws.com');
+    assert.equal(store.get('thing'), 't2', 'the command line wins over config.json');
     assert.ok(plan.args.some((a) => a.endsWith('manifests/simulator.json')));
-    assert.equal(plan.env.FIELDLINK_CREDENTIALS, credentials);
     assert.ok(String(plan.env.PATH).startsWith(join(ROOT, 'node_modules', '.bin')));
     assert.match(plan.artifact, /fieldlink[/\\]mc\.(so|dylib|dll)$/);
 
-    const board = planBuild('esp32', ['--credentials', credentials, '--target', 'esp32s3'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
+    const board = planBuild('esp32', ['--target', 'esp32s3'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
     if (board === 'help') return;
     assert.deepEqual(board.args.slice(0, 3), ['-m', '-p', 'esp32/esp32s3'], 'ESP32 builds are release builds by default');
     assert.ok(board.args.some((a) => a.endsWith('manifests/esp32.json')));
     assert.ok(board.args.includes('chip=esp32s3'), 'the energy profile follows the target');
+    assert.equal(board.store, undefined, 'the image of a fleet has no credentials');
     assert.match(board.artifact, /esp32s3[/\\]release[/\\]fieldlink[/\\]xs_esp32\.bin$/);
-    const debug = planBuild('esp32', ['--credentials', credentials, '--target', 'esp32s3', '--debug'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
+    const debug = planBuild('esp32', ['--target', 'esp32s3', '--debug'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
     if (debug === 'help') return;
     assert.deepEqual(debug.args.slice(0, 4), ['-d', '-m', '-p', 'esp32/esp32s3']);
     assert.match(debug.artifact, /esp32s3[/\\]debug[/\\]/);
-
-    assert.throws(() => planBuild('flash-esp32', ['--credentials', credentials], bare({ MODDABLE: sdk, IDF_PATH: sdk })), /ssid=NAME password=SECRET/);
   } finally {
     rmSync(sdk, { recursive: true, force: true });
     rmSync(credentials, { recursive: true, force: true });
@@ -180,7 +180,7 @@ test('an unknown --target is refused with where the targets are, exit 2', () => 
   const sdk = fakeSdk();
   const credentials = fakeCredentials();
   try {
-    const r = build(['esp32', '--credentials', credentials, '--target', 'esp32c9'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
+    const r = build(['esp32', '--target', 'esp32c9'], bare({ MODDABLE: sdk, IDF_PATH: sdk }));
     assert.equal(r.code, 2);
     assert.match(oneLine(r.stderr), /^build: unknown --target "esp32c9" — name a directory of .*build\/devices\/esp32\/targets \(2 of them, e\.g\. esp32s3/);
     assert.throws(() => planBuild('esp32', ['--target', '../../../etc'], bare({ MODDABLE: sdk, IDF_PATH: sdk })), /unknown --target/);
@@ -195,7 +195,7 @@ test('the sdkconfig layer for a board with its own: the board\'s lines as they a
   const credentials = fakeCredentials();
   const out = mkdtempSync(join(tmpdir(), 'fieldlink-layer-'));
   try {
-    const plan = planBuild('esp32', ['--credentials', credentials, '--target', 'tiny_board'], bare({ MODDABLE: sdk, IDF_PATH: sdk }), { outputDir: out });
+    const plan = planBuild('esp32', ['--target', 'tiny_board'], bare({ MODDABLE: sdk, IDF_PATH: sdk }), { outputDir: out });
     if (plan === 'help') return;
     assert.equal(plan.env.SDKCONFIGPATH, join(out, 'sdkconfig', 'tiny_board'));
     assert.deepEqual(plan.keptFromBoard, ['CONFIG_ESP_TASK_WDT_PANIC']);

@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { planBuild } from '../../../tools/moddable/build';
+import { layout, parseTable, type Partition } from '../../../tools/moddable/partitions';
 import { readTarget, sdkconfigKeys, type BoardTarget } from '../../../tools/moddable/sdkconfig';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -28,43 +29,6 @@ const STORAGE_SIZE = 0x10000;
 const skip = MODDABLE && existsSync(join(MODDABLE, 'build', 'bin', 'lin', 'release', 'mcconfig'))
   ? false
   : 'MODDABLE is not set (or its tools are not built): build the Moddable SDK tools (documentation/Moddable SDK - Getting Started.md) and export MODDABLE to run this test';
-
-interface Partition {
-  name: string;
-  type: string;
-  subtype: string;
-  offset?: number;
-  size: number;
-}
-
-function parseSize(text: string): number {
-  const t = text.trim();
-  if (/^0x/i.test(t)) return parseInt(t, 16);
-  if (/K$/i.test(t)) return parseInt(t, 10) * 1024;
-  if (/M$/i.test(t)) return parseInt(t, 10) * 1024 * 1024;
-  return parseInt(t, 10);
-}
-
-function parseTable(text: string): Partition[] {
-  return text.split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => {
-      const [name, type, subtype, offset, size] = line.split(',').map((f) => f.trim());
-      return { name, type, subtype, offset: offset ? parseSize(offset) : undefined, size: parseSize(size) };
-    });
-}
-
-/** Where ESP-IDF's gen_esp32part.py puts each partition: app partitions 64 KB aligned, data 4 KB, after the table at 0x8000. */
-function layout(table: Partition[]): Array<Partition & { start: number; end: number }> {
-  let next = 0x9000;
-  return table.map((p) => {
-    const align = p.type === 'app' ? 0x10000 : 0x1000;
-    const start = p.offset ?? Math.ceil(next / align) * align;
-    next = start + p.size;
-    return { ...p, start, end: next };
-  });
-}
 
 function flashMegabytes(sdkconfig: string): number {
   const sizes = [...sdkconfig.matchAll(/^CONFIG_ESPTOOLPY_FLASHSIZE_(\d+)MB=y$/gm)].map((m) => Number(m[1]));
@@ -188,7 +152,7 @@ test('mcconfig keeps each board\'s flash size, partition table and sdkconfig, wi
 
       // npm run build:esp32's plan (release by default), generate-only.
       const planOut = join(out, 'plan');
-      const plan = planBuild('esp32', ['--credentials', credentials, ...(name === 'esp32' ? [] : ['--target', name])], env, { outputDir: ensure(planOut), generateOnly: true });
+      const plan = planBuild('esp32', name === 'esp32' ? [] : ['--target', name], env, { outputDir: ensure(planOut), generateOnly: true });
       assert.notEqual(plan, 'help');
       if (plan === 'help') return;
       assert.ok(!plan.args.includes('-d'), 'build:esp32 is a release build by default');
@@ -202,7 +166,7 @@ test('mcconfig keeps each board\'s flash size, partition table and sdkconfig, wi
     // A debug build (--debug) has no task watchdog.
     const debugOut = join(out, 'debug');
     const board = readTarget(MODDABLE as string, 'esp32c3')!;
-    const plan = planBuild('esp32', ['--credentials', credentials, '--target', 'esp32c3', '--debug'], env, { outputDir: ensure(debugOut), generateOnly: true });
+    const plan = planBuild('esp32', ['--target', 'esp32c3', '--debug'], env, { outputDir: ensure(debugOut), generateOnly: true });
     if (plan === 'help') return;
     assert.ok(plan.args.includes('-d'));
     checkBoard(generate(debugOut, plan.args, plan.env, board, false), board, true, false);

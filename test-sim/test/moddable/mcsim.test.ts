@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLocalEndpoint, type EndpointEventFields } from '../../endpoint/endpoint';
@@ -38,6 +38,7 @@ interface Publish {
 
 test('the mcconfig build runs in mcsim and publishes telemetry over TLS 1.2 with SNI, ALPN and a client certificate', { skip: skipReason(), timeout: 600_000 }, async () => {
   const pkiDir = mkdtempSync(join(tmpdir(), 'fieldlink-mcsim-pki-'));
+  const deviceDir = mkdtempSync(join(tmpdir(), 'fieldlink-mcsim-device-'));
   const pki = await generateDevPki({ out: pkiDir });
   const handshakes: EndpointEventFields[] = [];
   const failures: EndpointEventFields[] = [];
@@ -56,7 +57,7 @@ test('the mcconfig build runs in mcsim and publishes telemetry over TLS 1.2 with
   try {
     const build = spawnSync(process.execPath, [
       '--import', 'tsx', join(ROOT, 'tools/moddable/build.ts'), 'sim',
-      '--credentials', pkiDir,
+      '--credentials', pkiDir, '--device', deviceDir,
       'endpoint=127.0.0.1', `port=${endpoint.port}`, `serverName=${pki.endpointName}`, `alpn=${AWS_MQTT_ALPN}`,
       'sampleIntervalMs=2000', 'uploadIntervalMs=4000',
     ], { cwd: ROOT, encoding: 'utf8', env: process.env, maxBuffer: 64 * 1024 * 1024 });
@@ -107,7 +108,12 @@ test('the mcconfig build runs in mcsim and publishes telemetry over TLS 1.2 with
     assert.ok(connected, trace);
     assert.equal(connected.fields?.serverName, pki.endpointName);
     assert.equal(connected.fields?.alpnOffered, AWS_MQTT_ALPN);
-    assert.ok(seen.some((e) => e.event === 'hal.boot' && e.fields?.platform === 'simulator'), trace);
+    assert.ok(seen.some((e) => e.event === 'hal.boot' && e.fields?.platform === 'simulator' && e.fields?.flash === 'host-file'), trace);
+    const store = seen.find((e) => e.event === 'hal.credential-store');
+    assert.equal(store?.fields?.store, `host ${deviceDir}/nvs`, trace);
+    assert.match(String(store?.fields?.entries), /^ca\.der,device\.der,device\.key\.der\b/);
+    assert.ok(seen.some((e) => e.event === 'memory.peaks' && e.fields?.phase === 'handshake' && Number(e.fields?.chunkBytes) > 0), trace);
+    assert.ok(existsSync(join(deviceDir, 'flash-storage.bin')), 'the emulated flash is a file on the host');
     assert.ok(seen.some((e) => e.event === 'mqtt.connected'), trace);
     assert.ok(!seen.some((e) => e.event === 'tls.error'), trace);
   } finally {
@@ -120,5 +126,6 @@ test('the mcconfig build runs in mcsim and publishes telemetry over TLS 1.2 with
     }
     await endpoint.close();
     rmSync(pkiDir, { recursive: true, force: true });
+    rmSync(deviceDir, { recursive: true, force: true });
   }
 });
