@@ -18,6 +18,7 @@ import { SimFlash } from './flash/flash';
 import { UsageError, type Scenario } from './scenarios/scenario';
 import { scheduleFault } from './faults/faults';
 import { ENERGY_PROFILES, type EnergyProfile } from '../firmware/link/energy';
+import type { Platform } from './energy/costs';
 import { openSecureSocket } from './net/secure';
 import { externalWorld, localWorld, modelWorld, type ExternalEndpoint, type World } from './net/world';
 
@@ -39,6 +40,8 @@ export interface SimOptions {
   profile?: EnergyProfile['name'];
   /** The firmware build enables automatic light sleep (default true; ESP-IDF's default is off). */
   autoLightSleep?: boolean;
+  /** What the device's software can do, for the energy meter (default: this firmware on hal/moddable). */
+  platform?: Platform;
   /** Module and export of the firmware app (default: firmware/app/main.ts#main). */
   app?: { module: string; exportName: string; fn: App };
   /** Called about every 250 ms of wall time. */
@@ -123,7 +126,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const worldOption = options.world ?? 'local';
   const world = worldOption === 'local'
     ? await localWorld(scheduler)
-    : worldOption === 'model' ? await modelWorld()
+    : worldOption === 'model' ? await modelWorld({ now: () => scheduler.now })
       : typeof worldOption === 'function' ? await worldOption(scheduler) : externalWorld(worldOption);
   const config = { ...world.deviceConfig, ...scenario.config };
 
@@ -144,6 +147,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       epochMs: stateDir ? Date.now() : Date.UTC(2026, 0, 1),
       energy,
       autoLightSleep: options.autoLightSleep ?? true,
+      platform: options.platform,
       traceEnergy: index === 0,
       record: (event) => events.push(event),
       openSecureSocket: options.openSecureSocket ?? world.openSecureSocket ?? openSecureSocket,

@@ -21,6 +21,7 @@ import type { WifiTiming } from '../radio/wifi';
 import { SecureStreams, type OpenSecureSocket } from '../net/streams';
 import { EnergyMeter } from '../energy/meter';
 import type { EnergyProfile } from '../../firmware/link/energy';
+import type { Platform } from '../energy/costs';
 import { dispatch, joinTables, ok, type BridgeTable } from './bridge';
 import { DeviceClock } from './clock';
 import type { DeviceContext, RecordedEvent } from './context';
@@ -54,6 +55,8 @@ export interface DeviceHostOptions {
   autoLightSleep: boolean;
   /** Keep a current trace for reports. */
   traceEnergy?: boolean;
+  /** What the device's software can do (energy meter; default this firmware on hal/moddable). */
+  platform?: Platform;
   record(event: RecordedEvent): void;
   /** False when the network is modelled in-process: no wall-clock waits for replies. */
   realNetwork?: boolean;
@@ -77,11 +80,11 @@ export class DeviceHost {
   constructor(private options: DeviceHostOptions) {
     this.index = options.index;
     const scheduler = options.scheduler;
-    this.meter = new EnergyMeter(options.energy, () => scheduler.now, options.autoLightSleep, options.traceEnergy);
+    this.meter = new EnergyMeter(options.energy, () => scheduler.now, options.autoLightSleep, options.traceEnergy, { platform: options.platform });
     this.lifecycle = new Lifecycle({
       scheduler,
       meter: this.meter,
-      bootMs: options.energy.bootMs,
+      bootMs: this.meter.bootLatencyMs,
       config: options.config,
       startEngine: () => options.startEngine(this),
       record: (event, fields) => this.record(event, fields),
@@ -109,7 +112,7 @@ export class DeviceHost {
       credentials: options.credentials,
       resolve: options.resolve,
       openSecureSocket: options.openSecureSocket,
-      tlsHandshakeMs: options.energy.tlsHandshakeMs,
+      tlsHandshakeMs: this.meter.handshakeLatencyMs,
       online,
       realNetwork: options.realNetwork,
       pathSilent: options.pathSilent,
@@ -120,7 +123,7 @@ export class DeviceHost {
       this.memory.bridge,
       this.radio.bridge,
       this.net.bridge,
-      flashBridge(options.flash),
+      flashBridge(options.flash, this.meter),
       this.lifecycle.bridge,
       this.sensor.bridge,
       this.ownBridge,

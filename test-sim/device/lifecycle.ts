@@ -92,9 +92,12 @@ export class Lifecycle {
   async deliver(bytes: Uint8Array): Promise<void> {
     const engine = this.engine;
     if (!engine || this.dead) return;
-    this.hooks.meter.event();
+    // XS meters its own compute; under Node each event is charged the calibrated XS cost of an event.
+    const computeBefore = engine.meter.compute;
+    if (engine.name !== 'xs') this.hooks.meter.event();
     try {
       await engine.deliver(bytes);
+      if (engine.name === 'xs') this.hooks.meter.compute(engine.meter.compute - computeBefore);
     } catch (error) {
       if (error instanceof PowerCut || this.dead) {
         await this.cutPower(this.hooks.bootMs, { during: 'flash-write' });

@@ -8,6 +8,9 @@ import type { BridgeTable } from './bridge';
 import type { SeededRandom } from './random';
 
 export class SensorModel {
+  /** Readings taken: one per sample, whatever the app does with it (the bench counts samples by it). */
+  reads = 0;
+
   constructor(private readonly scheduler: Scheduler, private readonly random: SeededRandom) {}
 
   /** Degrees Celsius at the current virtual time. */
@@ -19,6 +22,7 @@ export class SensorModel {
 
   readonly bridge: BridgeTable = {
     [Op.SensorRead]: () => {
+      this.reads++;
       const reply = message(Op.SensorRead, 0, 8);
       reply.view.setFloat64(HEADER, this.read(), true);
       return reply.bytes;

@@ -163,6 +163,7 @@ export class SecureStreams {
       this.ctx.post(() => fail({ category: 'wifi', message: 'no network: Wi-Fi is not associated' }));
       return;
     }
+    this.ctx.meter.dns();
     const target = this.dnsDown ? undefined : this.options.resolve(options.host, options.port);
     if (!target) {
       this.ctx.post(() => fail({ category: 'dns', message: `cannot resolve ${options.host}` }));
@@ -210,7 +211,7 @@ export class SecureStreams {
           settle();
           if (stream.closed || generation !== this.generation) return;
           this.tlsHandshakes++;
-          this.ctx.meter.handshake();
+          this.ctx.meter.handshake(info.resumed);
           this.ctx.record(EVENTS.tlsConnected, { alpn: info.alpn ?? null, protocol: info.protocol ?? null });
           atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }));
         },

@@ -60,15 +60,15 @@ export class WifiStation {
     },
   };
 
-  private power(state: RadioPower): void {
+  private power(state: RadioPower, hinted = true): void {
     if (this.wifi.state !== state) this.ctx.record(EVENTS.radio, { state });
     this.wifi.state = state;
-    this.ctx.meter.setRadio(state);
+    this.ctx.meter.setRadio(state, hinted);
   }
 
   private join(hint: WifiHint | null): void {
     this.task?.cancel();
-    this.power('joining');
+    this.power('joining', hint !== null);
     this.wifi.joins++;
     const latency = this.wifi.joinLatency(hint);
     if (latency === undefined) {
