@@ -56,6 +56,7 @@ export const EVENTS = Object.freeze({
   // test and bench apps (test-sim/apps, tools/bench/apps)
   anchorWake: 'anchor.wake',
   anchorGaveUp: 'anchor.gave-up',
+  anchorDropped: 'anchor.dropped',
   fuzzDone: 'fuzz.done',
   powercutWorkload: 'powercut.workload',
   powercutVerified: 'powercut.verified',

@@ -19,6 +19,8 @@ interface Connection {
 
 export class ModelBroker {
   mode: ProxyMode = 'pass';
+  /** CONNACK return code to refuse connections with (fault connack-refused), or undefined to accept. */
+  refuseCode: number | undefined;
   /** Stands in for the proxy's port in `World.resolve`. */
   readonly port = 1;
   readonly stats = { connects: 0, publishes: 0, refused: 0 };
@@ -77,6 +79,11 @@ export class ModelBroker {
         if (older && older !== c) this.drop(older, { category: 'closed', message: 'peer closed the connection' });
         c.clientId = packet.clientId;
         this.byClient.set(packet.clientId, c);
+        if (this.refuseCode !== undefined) {
+          this.stats.refused++;
+          reply({ cmd: 'connack', returnCode: this.refuseCode, sessionPresent: false });
+          return;
+        }
         reply({ cmd: 'connack', returnCode: 0, sessionPresent: false });
         return;
       }

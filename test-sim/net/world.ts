@@ -46,6 +46,8 @@ export interface World {
   realNetwork?: boolean;
   /** Telemetry the broker received, when this world can see it (not for an external broker). */
   deliveries?: DeliveryRecord;
+  /** The in-process model broker, when this world runs one (fleets, the bench). */
+  model?: ModelBroker;
   close(): Promise<void>;
 }
 
@@ -138,9 +140,9 @@ export function externalWorld(options: ExternalEndpoint): World {
 }
 
 /** Fleets: the model broker in-process (see model-broker.ts), with the dev PKI for the credential names. */
-export async function modelWorld(): Promise<World> {
+export async function modelWorld(options: { now?: () => number } = {}): Promise<World> {
   const pki = await devPki();
-  const deliveries = createDeliveryRecord();
+  const deliveries = createDeliveryRecord(options.now);
   const broker = new ModelBroker((topic, payload) => deliveries.receive(topic, payload));
   return {
     endpointName: pki.endpointName,
@@ -148,6 +150,7 @@ export async function modelWorld(): Promise<World> {
     credentials: devPkiTextFiles(pki),
     deviceConfig: { endpoint: pki.endpointName, port: 443, thing: pki.devices[0].thing },
     proxy: broker,
+    model: broker,
     openSecureSocket: broker.open,
     realNetwork: false,
     deliveries,

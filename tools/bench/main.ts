@@ -23,25 +23,37 @@ import { buildBundle, ROOT } from '../../test-sim/engine/bundle';
 import { XsEngine } from '../../test-sim/engine/xs';
 import { message, Op, withJson } from '../../hal/sim/wire';
 import { PAYLOAD_BYTES, type BenchOp, type CodecBenchReport } from './apps/mqtt-codec';
-import { runPolicies, type PolicyRow } from './policies';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { runPolicyBench, type PolicyBench } from './policies';
+import { benchHtml, fmtSpread } from './html';
+import { ROWS } from './rows';
 import { runSimulation } from '../../test-sim/sim';
 import { parseScenario } from '../../test-sim/scenarios/scenario';
 
 const HELP = `Usage: npm run bench -- [options]
 
-Compares this firmware's policy ("adaptive") with re-creations of the clients
-you would otherwise pick, over the same seeded week of outages, energy profile
-and sampling, next to the physical floor; then the engine costs in XS and the
-MQTT codec's cost. Deterministic for a given --seed (simulated time, XS meter
-units and heap slots, never wall time).
+Compares this firmware's policy ("adaptive") with re-creations of what users
+of other clients run (esp-mqtt, ESP-IDF deep sleep, the coreMQTT demo,
+Moddable's mqtt-aws, a naive per-sample device), each configured as its users
+would, over the same seeded traces of trouble (Wi-Fi drops, broker outages and
+refusals, blackholes, DNS failures, power cuts, one 3-day outage), next to a
+lower bound computed from physics; then a sweep of sample and upload
+intervals, the engine costs in XS and the MQTT codec's cost. Every figure is
+reproducible for the same seeds (simulated time, XS meter units, never wall time).
 
 Options:
-  --seed N     seed of the outage trace and every random choice (default: 1)
-  --days N     simulated days per policy (default: 7)
-  --fleet N    devices in the fleet-storm column (default: 1000; 0 skips it)
+  --seeds N    number of seeds, 1..N (default: 5)
+  --seed N     run this one seed only
+  --days N     simulated days per run (default: 7)
+  --sweep-days N  simulated days per sweep point (default: 1)
+  --no-sweep   skip the interval sweep
+  --jobs N     worker processes (default: 2)
+  --rows LIST  run only these rows, comma-separated (default: all)
   --only LIST  run only these parts, comma-separated: policies, engine, mqtt
+  --html PATH  where to write bench.html (default: bench.html; "-" for none)
   --json       print one JSON object as the last line:
-               {"rows": [...], "adaptive_to_floor": x, "engine": {...}, "mqtt": {...}}
+               {"rows": [...], "lower_bound": {...}, "seeds": [...], "sweep": [...], "engine": {...}, "mqtt": {...}}
   -h, --help   this help
 `;
 
@@ -55,8 +67,6 @@ interface Row {
 
 interface BenchOptions {
   seed: number;
-  days: number;
-  fleet: number;
 }
 
 interface Section {
@@ -178,7 +188,11 @@ const engine: Section = {
   name: 'engine',
   title: 'Firmware in XS (6 simulated hours, default configuration, model broker, one fresh XS machine per wake)',
   async run({ seed }) {
-    const { summary } = await runSimulation({ engine: 'xs', world: 'model', seed, scenario: parseScenario({ duration: '6h' }, 'bench-engine') });
+    let events = 0;
+    const { summary } = await runSimulation({
+      engine: 'xs', world: 'model', seed, scenario: parseScenario({ duration: '6h' }, 'bench-engine'),
+      beforeTeardown: async (devices) => { events = devices[0].meter.read().ops.events; },
+    });
     const size = await build({
       entryPoints: [join(ROOT, 'firmware/app/main.ts')], bundle: true, minify: true, format: 'esm', platform: 'neutral',
       target: 'es2022', legalComments: 'none', write: false, logLevel: 'silent',
@@ -187,6 +201,7 @@ const engine: Section = {
     const delivered = summary.samples_delivered ?? 0;
     return [
       { key: 'xs_compute_per_delivered_sample', label: 'compute per delivered sample', value: delivered ? Math.round(summary.xs_compute / delivered) : null, unit: 'XS meter units' },
+      { key: 'xs_compute_per_event', label: 'compute per firmware event (costs.ts xsUnitsPerEvent)', value: events ? Math.round(summary.xs_compute / events) : null, unit: 'XS meter units' },
       { key: 'xs_peak_heap_slots', label: 'peak heap of one wake', value: summary.xs_peak_heap_slots, unit: 'XS heap slots' },
       { key: 'firmware_code_bytes_min', label: 'firmware/ minified', value: bytes.length, unit: 'bytes' },
       { key: 'firmware_code_bytes_min_gzip', label: 'firmware/ minified, gzip -9', value: gzipSync(bytes, { level: 9 }).length, unit: 'bytes' },
@@ -197,18 +212,25 @@ const engine: Section = {
 
 const SECTIONS: Section[] = [engine, mqtt];
 
-function policyTable(rows: PolicyRow[], ratio: number | null): string {
-  const cols: [keyof PolicyRow, string][] = [
-    ['energy_per_delivered_sample_mj', 'mJ/sample'], ['avg_ma', 'avg mA'], ['battery_days', 'days'],
-    ['handshakes_per_day', 'TLS/day'], ['bytes_per_day', 'bytes/day'], ['samples_lost', 'lost'], ['fleet_peak_connects_per_s', 'fleet peak/s'],
+function policyTable(bench: PolicyBench): string {
+  const cols: [string, (r: PolicyBench['rows'][number]) => string][] = [
+    ['mJ/sample', (r) => r.status ? 'stops' : fmtSpread(r.metrics.energy_per_delivered_sample_mj, 1)],
+    ['band', (r) => `${fmtSpread({ ...r.bands.optimistic.energy_per_delivered_sample_mj, min: null, max: null }, 0)}-${fmtSpread({ ...r.bands.pessimistic.energy_per_delivered_sample_mj, min: null, max: null }, 0)}`],
+    ['avg mA', (r) => fmtSpread(r.metrics.avg_ma, 3)],
+    ['days', (r) => fmtSpread(r.metrics.battery_days, 0)],
+    ['p95 s', (r) => fmtSpread(r.metrics.latency_p95_s, 0)],
+    ['lost', (r) => fmtSpread(r.metrics.samples_lost, 0)],
+    ['dropped', (r) => fmtSpread(r.metrics.samples_dropped, 0)],
   ];
-  const name = Math.max(...rows.map((r) => r.policy.length));
-  const fmt = (v: unknown) => (v === null ? 'n/a' : typeof v === 'number' ? v.toLocaleString('en', { maximumFractionDigits: 2 }) : String(v));
-  const width = cols.map(([k, label]) => Math.max(label.length, ...rows.map((r) => fmt(r[k]).length)));
-  const lines = [`${'policy'.padEnd(name)}  ${cols.map(([, label], i) => label.padStart(width[i])).join('  ')}`];
-  for (const r of rows) lines.push(`${r.policy.padEnd(name)}  ${cols.map(([k], i) => fmt(r[k]).padStart(width[i])).join('  ')}`);
-  lines.push('', ...rows.map((r) => `${r.policy}: ${r.recreates}`));
-  if (ratio !== null) lines.push('', `adaptive spends ${ratio}x the floor's energy per delivered sample`);
+  const body = bench.rows.map((r) => [r.policy, ...cols.map(([, f]) => f(r))]);
+  const lb = bench.lower_bound.metrics;
+  body.push(['lower_bound', fmtSpread(lb.energy_per_delivered_sample_mj, 1), '', fmtSpread(lb.avg_ma, 3), fmtSpread(lb.battery_days, 0), '', '0', '0']);
+  const head = ['policy', ...cols.map(([label]) => label)];
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
+  const lines = [line(head), ...body.map(line), '', 'median (min-max) over seeds; band: median under the optimistic-pessimistic cost tables', ''];
+  for (const r of bench.rows) lines.push(`${r.policy}: ${r.status ?? r.recreates}`);
+  lines.push(`lower_bound: ${bench.lower_bound.what}`);
   return `${lines.join('\n')}\n\n`;
 }
 
@@ -218,10 +240,15 @@ function fail(message: string): never {
 
 function options() {
   return parseOptions('bench', {
-    seed: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    seeds: { type: 'string', default: '5' },
     days: { type: 'string', default: '7' },
-    fleet: { type: 'string', default: '1000' },
+    'sweep-days': { type: 'string', default: '1' },
+    'no-sweep': { type: 'boolean', default: false },
+    jobs: { type: 'string', default: '2' },
+    html: { type: 'string', default: 'bench.html' },
     only: { type: 'string', default: 'policies,engine,mqtt' },
+    rows: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -246,10 +273,18 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  if (!/^\d+$/.test(args.seed!) || Number(args.seed) > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got "${args.seed}"`);
-  if (!/^\d+$/.test(args.days!) || Number(args.days) < 1 || Number(args.days) > 60) fail(`--days must be an integer from 1 to 60, got "${args.days}"`);
-  if (!/^\d+$/.test(args.fleet!) || Number(args.fleet) > 10000) fail(`--fleet must be an integer from 0 to 10000, got "${args.fleet}"`);
-  const bench: BenchOptions = { seed: Number(args.seed), days: Number(args.days), fleet: Number(args.fleet) };
+  const int = (name: string, value: string, min: number, max: number): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) fail(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
+    return Number(value);
+  };
+  const seeds = args.seed !== undefined ? [int('seed', args.seed, 0, 0xffffffff)] : Array.from({ length: int('seeds', args.seeds!, 1, 50) }, (_, i) => i + 1);
+  const days = int('days', args.days!, 1, 60);
+  const sweepDays = int('sweep-days', args['sweep-days']!, 1, 30);
+  const jobs = int('jobs', args.jobs!, 1, 16);
+  const bench: BenchOptions = { seed: seeds[0] };
+  const rowNames = args.rows?.split(',').map((r) => r.trim());
+  const unknownRows = rowNames?.filter((r) => !ROWS.some((row) => row.name === r)) ?? [];
+  if (rowNames && (unknownRows.length || !rowNames.length)) fail(`--rows takes ${ROWS.map((r) => r.name).join(', ')}; got "${args.rows}"`);
   const tty = process.stderr.isTTY;
   const started = performance.now();
   const progress = (line: string) => {
@@ -259,7 +294,14 @@ async function main(): Promise<void> {
   const known = ['policies', ...SECTIONS.map((s) => s.name)];
   const unknown = only.filter((p) => !known.includes(p));
   if (unknown.length || only.length === 0) fail(`--only takes ${known.join(', ')}; got "${args.only}"`);
-  const policies = only.includes('policies') ? await runPolicies({ ...bench, onProgress: progress }) : undefined;
+  const policies = only.includes('policies')
+    ? await runPolicyBench({ seeds, days, jobs, sweep: !args['no-sweep'], sweepDays, rows: rowNames, onProgress: progress })
+    : undefined;
+  if (policies && args.html !== '-') {
+    const path = resolve(args.html!);
+    writeFileSync(path, benchHtml(policies, { seeds, days }));
+    process.stderr.write(`${tty ? '\r\x1b[K' : ''}bench: wrote ${path}\n`);
+  }
   const results: { section: Section; rows: Row[] }[] = [];
   for (const section of SECTIONS.filter((s) => only.includes(s.name))) {
     progress(section.title);
@@ -268,10 +310,12 @@ async function main(): Promise<void> {
   if (tty) process.stderr.write('\r\x1b[K');
   if (args.json) {
     const sections = Object.fromEntries(results.map(({ section, rows }) => [section.name, Object.fromEntries(rows.map((r) => [r.key, r.value]))]));
-    const head = policies ? { rows: policies.rows, adaptive_to_floor: policies.adaptive_to_floor } : {};
-    process.stdout.write(`${JSON.stringify({ seed: bench.seed, days: bench.days, fleet: bench.fleet, ...head, ...sections })}\n`);
+    const head = policies
+      ? { rows: policies.rows, lower_bound: policies.lower_bound, seeds: policies.seeds, sweep: policies.sweep, sweep_policies: policies.sweep_policies, sweep_days: policies.sweep_days }
+      : {};
+    process.stdout.write(`${JSON.stringify({ days, seed_list: seeds, ...head, ...sections })}\n`);
   } else {
-    if (policies) process.stdout.write(policyTable(policies.rows, policies.adaptive_to_floor));
+    if (policies) process.stdout.write(policyTable(policies));
     if (results.length) process.stdout.write(table(results));
   }
 }

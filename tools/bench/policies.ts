@@ -1,199 +1,185 @@
 /**
- * The policy comparison of `npm run bench`: this firmware ("adaptive") and
- * re-creations of the clients users would otherwise pick (tools/bench/apps/
- * anchors.ts), each run by the same simulator over the same seeded week of
- * trouble (test-sim/scenarios/trace.ts) with the same energy profile and
- * sampling, plus the physical floor under the same energy model.
+ * The policy comparison of `npm run bench`: every row of tools/bench/rows.ts
+ * over the same seeded traces (test-sim/scenarios/trace.ts `benchTrace`: Wi-Fi
+ * drops, broker outages and refusals, blackholes, DNS failures, power cuts and
+ * one outage of three days), each metric as min/median/max over the seeds,
+ * next to `lower_bound` (tools/bench/lower-bound.ts) and a sweep of sample and
+ * upload intervals.
  *
- * Runs use the Node engine (the same firmware; a week of per-sample wakes in XS
- * would take tens of minutes) and the in-process model broker
- * (test-sim/net/model-broker.ts), so every figure is deterministic for a seed:
- * no real socket timing enters. The tests run the same firmware against real
- * TLS and real brokers.
+ * Runs use the Node engine (the same firmware; XS's cost per event comes from
+ * the calibration in test-sim/energy/costs.ts) and the in-process model broker,
+ * so every figure is deterministic for a seed. The tests run the same firmware
+ * in XS against real TLS and real brokers.
  */
-import { runSimulation, type SimSummary } from '../../test-sim/sim';
-import { connectsPerSecond } from '../../test-sim/fleet';
-import { loadScenario, type Fault, type Scenario } from '../../test-sim/scenarios/scenario';
-import { outageTrace } from '../../test-sim/scenarios/trace';
-import { ENERGY_PROFILES, onlineUploadCharge, type EnergyProfile } from '../../firmware/link/energy';
 import { DEFAULTS } from '../../firmware/app/config';
-import { main as firmware } from '../../firmware/app/main';
-import { anchor, type AnchorName } from './apps/anchors';
-import type { App } from '../../hal/types';
+import type { Category } from '../../test-sim/energy/meter';
+import { runJobs } from './pool';
+import { ROWS } from './rows';
+import { batteryDays as batteryDaysOf, DAY, type BandFigures, type Job, type RunMetrics, type RunResult } from './run';
+import type { LowerBound } from './lower-bound';
 
-const DAY = 86_400_000;
-const BATTERY_MAH = 2500;
+export interface Spread {
+  min: number | null;
+  median: number | null;
+  max: number | null;
+}
 
-export interface PolicyRow {
+export type SpreadOf<T> = { [K in keyof T]: Spread };
+
+export interface RowSummary {
   policy: string;
   recreates: string;
+  sources: string[];
+  platform: string;
+  /** For a row that stops delivering: what happened instead of a mJ figure. */
+  status: string | null;
+  metrics: SpreadOf<RunMetrics>;
+  energy_by_category_mj: SpreadOf<Record<Category, number>>;
+  bands: { pessimistic: SpreadOf<BandFigures>; optimistic: SpreadOf<BandFigures> };
+}
+
+export interface SeedSummary {
+  seed: number;
+  faults: number;
+  rows: { policy: string; metrics: RunMetrics; energy_by_category_mj: Record<Category, number>; bands: RunResult['bands'] }[];
+  lower_bound: LowerBound;
+}
+
+export interface SweepPoint {
+  policy: string;
+  sample_interval_s: number;
+  upload_interval_min: number;
   energy_per_delivered_sample_mj: number | null;
   avg_ma: number;
   battery_days: number;
-  handshakes_per_day: number;
-  bytes_per_day: number;
-  samples_generated: number;
-  samples_delivered: number;
+  latency_p50_s: number | null;
+  latency_p95_s: number | null;
   samples_lost: number;
-  fleet_peak_connects_per_s: number | null;
+  lower_bound_mj: number;
+  lower_bound_battery_days: number;
 }
 
-interface Policy {
-  name: string;
-  recreates: string;
-  app: { module: string; exportName: string; fn: App };
-  config: Record<string, unknown>;
-  /** The build enables ESP-IDF automatic light sleep (this firmware does; ESP-IDF's default does not). */
-  autoLightSleep: boolean;
+export interface PolicyBench {
+  days: number;
+  seeds: SeedSummary[];
+  rows: RowSummary[];
+  lower_bound: { what: string; metrics: SpreadOf<Pick<LowerBound, 'energy_per_delivered_sample_mj' | 'avg_ma' | 'bytes_on_air_per_day'>> & { battery_days: Spread }; strategy: string[] };
+  sweep: SweepPoint[];
+  sweep_policies: string[];
+  sweep_days: number;
 }
-
-const FIRMWARE = { module: 'firmware/app/main.ts', exportName: 'main', fn: firmware as App };
-const ANCHORS = { module: 'tools/bench/apps/anchors.ts', exportName: 'anchor', fn: anchor as App };
-
-const anchorPolicy = (name: AnchorName, recreates: string): Policy => ({
-  name, recreates, app: ANCHORS, config: { anchor: name }, autoLightSleep: false,
-});
-
-export const POLICIES: Policy[] = [
-  {
-    name: 'adaptive',
-    recreates: 'this firmware: power policy by break-even, durable queue, full-jitter backoff (firmware/)',
-    app: FIRMWARE, config: {}, autoLightSleep: true,
-  },
-  anchorPolicy('moddable-mqtt-aws', 'Moddable SDK examples/network/aws/mqtt-aws: always connected, keepalive 60 s, no reconnect'),
-  anchorPolicy('esp-mqtt', 'ESP-IDF esp-mqtt defaults: keepalive 120 s, reconnect_timeout_ms 10 s fixed'),
-  anchorPolicy('coremqtt-demo', 'FreeRTOS coreMQTT demo + backoffAlgorithm: full jitter base 500 ms, cap 5 s'),
-  anchorPolicy('naive-duty', 'wake, join, handshake and publish once per sample, deep sleep between'),
-];
 
 export interface PolicyBenchOptions {
-  seed: number;
+  seeds: number[];
   days: number;
-  /** Devices in the fleet column (0 skips it). */
-  fleet: number;
-  profile?: EnergyProfile['name'];
+  /** Worker processes. */
+  jobs: number;
+  /** Run the interval sweep (adaptive and the two best anchors). */
+  sweep: boolean;
+  sweepDays: number;
+  rows?: string[];
   onProgress?(line: string): void;
 }
 
-async function weekRun(policy: Policy, options: PolicyBenchOptions, scenario: Scenario) {
-  let delivered = 0;
-  const result = await runSimulation({
-    engine: 'node',
-    world: 'model',
-    seed: options.seed,
-    app: policy.app,
-    profile: options.profile,
-    autoLightSleep: policy.autoLightSleep,
-    scenario: { ...scenario, config: { ...scenario.config, ...policy.config } },
-    beforeTeardown: async (_devices, world) => {
-      delivered = new Set(world.deliveries?.seqs.get(String(DEFAULTS.thing)) ?? []).size;
+export const SWEEP_SAMPLE_S = [10, 60, 600] as const;
+export const SWEEP_UPLOAD_MIN = [1, 15, 60, 240] as const;
+const LONG_OUTAGE_MS = 3 * DAY;
+
+export function spread(values: (number | null)[]): Spread {
+  const v = values.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return { min: null, median: null, max: null };
+  const mid = v.length >> 1;
+  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  return { min: v[0], median: Math.round(median * 1000) / 1000, max: v[v.length - 1] };
+}
+
+function spreadOf<T extends object>(items: T[]): SpreadOf<T> {
+  const keys = Object.keys(items[0] ?? {}) as (keyof T)[];
+  return Object.fromEntries(keys.map((k) => [k, spread(items.map((i) => i[k] as number | null))])) as SpreadOf<T>;
+}
+
+export async function runPolicyBench(options: PolicyBenchOptions): Promise<PolicyBench> {
+  const rows = ROWS.filter((r) => !options.rows || options.rows.includes(r.name));
+  const base = { days: options.days, sampleIntervalMs: DEFAULTS.sampleIntervalMs, uploadIntervalMs: DEFAULTS.uploadIntervalMs, longOutageMs: LONG_OUTAGE_MS };
+  const jobs: Job[] = options.seeds.flatMap((seed) => rows.map((r) => ({ ...base, row: r.name, seed })));
+  const progress = (label: string) => (done: number, total: number, job: Job) =>
+    options.onProgress?.(`${label}: ${done}/${total} runs (last: ${job.row}, seed ${job.seed})`);
+  const results = await runJobs(jobs, options.jobs, progress('policies'));
+
+  const seeds: SeedSummary[] = options.seeds.map((seed) => {
+    const mine = results.filter((r) => r.seed === seed);
+    return {
+      seed,
+      faults: mine[0]?.faults ?? 0,
+      rows: mine.map((r) => ({ policy: r.row, metrics: r.metrics, energy_by_category_mj: r.energy_by_category_mj, bands: r.bands })),
+      lower_bound: mine[0].lower_bound,
+    };
+  });
+
+  const summaries: RowSummary[] = rows.map((row) => {
+    const mine = results.filter((r) => r.row === row.name);
+    const metrics = spreadOf(mine.map((r) => r.metrics));
+    let status: string | null = null;
+    if (row.report === 'stops') {
+      const last = metrics.last_delivery_h;
+      status = `stops delivering after the first disconnect (last delivery after ${last.median} h, median; range ${last.min}-${last.max} h)`;
+      for (const key of ['energy_per_delivered_sample_mj'] as const) metrics[key] = { min: null, median: null, max: null };
+    }
+    return {
+      policy: row.name,
+      recreates: row.recreates,
+      sources: row.sources,
+      platform: row.platform.name,
+      status,
+      metrics,
+      energy_by_category_mj: spreadOf(mine.map((r) => r.energy_by_category_mj)),
+      bands: { pessimistic: spreadOf(mine.map((r) => r.bands.pessimistic)), optimistic: spreadOf(mine.map((r) => r.bands.optimistic)) },
+    };
+  });
+
+  const bounds = seeds.map((s) => s.lower_bound);
+  const lower = {
+    what: 'lower_bound: every sample read by the ULP in deep sleep, one upload per allowed latency (the upload interval) only while the broker is reachable, '
+      + 'the fastest ESP-IDF boot, the best join hal/moddable can do, a resumed mbedTLS ECDSA handshake, only the bytes that must move; '
+      + 'or staying associated, whichever is cheaper (tools/bench/lower-bound.ts)',
+    metrics: {
+      ...spreadOf(bounds.map((b) => ({ energy_per_delivered_sample_mj: b.energy_per_delivered_sample_mj, avg_ma: b.avg_ma, bytes_on_air_per_day: b.bytes_on_air_per_day }))),
+      battery_days: spread(bounds.map((b) => batteryDaysOf(b.avg_ma))),
     },
-  });
-  return { summary: result.summary, delivered };
-}
-
-function generated(summary: SimSummary, policy: Policy): number {
-  if (policy.name === 'adaptive') return summary.samples_generated;
-  const app = (summary.firmware as { app?: { nextSeq?: number } } | null)?.app;
-  return Math.max(0, (app?.nextSeq ?? 1) - 1);
-}
-
-async function fleetPeak(policy: Policy, options: PolicyBenchOptions): Promise<number> {
-  const scenario = loadScenario('fleet-outage');
-  scenario.devices = options.fleet;
-  // The fleet scenario runs connected devices; each policy keeps its own power mode here.
-  const config: Record<string, unknown> = { ...policy.config };
-  const outage = scenario.faults.find((f) => f.kind === 'broker-down')!;
-  const end = outage.atMs + outage.forMs;
-  const result = await runSimulation({
-    engine: 'node', world: 'model', seed: options.seed, app: policy.app, autoLightSleep: policy.autoLightSleep,
-    scenario: { ...scenario, config },
-  });
-  return Math.max(0, ...connectsPerSecond(result.connectTimes, end, result.summary.simulated_ms));
-}
-
-/** Share of the run during which the broker could be reached (no Wi-Fi or broker fault active). */
-export function reachableShare(faults: Fault[], durationMs: number): number {
-  const down = faults.filter((f) => f.kind === 'wifi-down' || f.kind === 'broker-down' || f.kind === 'blackhole')
-    .map((f) => [f.atMs, Math.min(durationMs, f.atMs + f.forMs)] as const)
-    .sort((a, b) => a[0] - b[0]);
-  let covered = 0;
-  let end = 0;
-  for (const [a, b] of down) {
-    if (b <= end) continue;
-    covered += b - Math.max(a, end);
-    end = b;
-  }
-  return 1 - covered / durationMs;
-}
-
-/**
- * The least the device could spend per delivered sample under the same model:
- * it knows when the broker is reachable and uploads every upload interval only
- * then, never wasting an attempt.
- */
-export function floorRow(profile: EnergyProfile, days: number, reachable: number): PolicyRow {
-  const samplesPerDay = DAY / DEFAULTS.sampleIntervalMs;
-  const uploadsPerDay = (DAY / DEFAULTS.uploadIntervalMs) * reachable;
-  const samplesPerUpload = samplesPerDay / Math.max(1, uploadsPerDay);
-  const payload = 80 + 27 * samplesPerUpload;
-  // Per day: deep sleep throughout; a boot per sample to read the sensor; per upload a hinted join, one
-  // handshake, CONNECT/CONNACK and PUBLISH/PUBACK round trips, and the bytes' airtime.
-  const charge = DAY * profile.deepSleepMa
-    + samplesPerDay * profile.bootMs * profile.bootMa
-    + uploadsPerDay * ((profile.joinHintMs + profile.tlsHandshakeMs) * profile.rxMa + onlineUploadCharge(profile, payload) + profile.roundTripMs * profile.rxMa);
-  const avgMa = charge / DAY;
-  const energyPerDayMj = (charge / 1000) * profile.volts;
-  return {
-    policy: 'floor',
-    recreates: 'physical floor: radio on only for the joins, handshakes, round trips and bytes that must happen; deep sleep otherwise',
-    energy_per_delivered_sample_mj: round(energyPerDayMj / samplesPerDay, 3),
-    avg_ma: round(avgMa, 3),
-    battery_days: round(BATTERY_MAH / avgMa / 24, 1),
-    handshakes_per_day: round(uploadsPerDay, 1),
-    bytes_per_day: Math.round(uploadsPerDay * (payload + 29 + 60)),
-    samples_generated: Math.round(samplesPerDay * days),
-    samples_delivered: Math.round(samplesPerDay * days),
-    samples_lost: 0,
-    fleet_peak_connects_per_s: null,
+    strategy: [...new Set(bounds.map((b) => b.strategy))],
   };
-}
 
-export async function runPolicies(options: PolicyBenchOptions): Promise<{ rows: PolicyRow[]; adaptive_to_floor: number | null }> {
-  const durationMs = options.days * DAY;
-  const scenario: Scenario = {
-    name: 'bench-week', description: 'seeded week of trouble', durationMs, devices: 1, bootSpreadMs: 0, config: {},
-    faults: outageTrace({ durationMs, seed: options.seed }),
-  };
-  const profile = ENERGY_PROFILES[options.profile ?? 'esp32'];
-  const rows: PolicyRow[] = [];
-  for (const policy of POLICIES) {
-    options.onProgress?.(`${policy.name}: ${options.days} simulated day(s)`);
-    const { summary, delivered } = await weekRun(policy, options, scenario);
-    const gen = generated(summary, policy);
-    const pending = policy.name === 'adaptive' ? summary.samples_pending : 0;
-    options.onProgress?.(`${policy.name}: fleet of ${options.fleet}`);
-    rows.push({
-      policy: policy.name,
-      recreates: policy.recreates,
-      energy_per_delivered_sample_mj: delivered > 0 ? round(summary.energy_mj / delivered, 3) : null,
-      avg_ma: round(summary.avg_ma, 3),
-      battery_days: round(BATTERY_MAH / summary.avg_ma / 24, 1),
-      handshakes_per_day: round(summary.tls_handshakes / options.days, 1),
-      bytes_per_day: Math.round(summary.bytes_on_air / options.days),
-      samples_generated: gen,
-      samples_delivered: delivered,
-      samples_lost: Math.max(0, gen - delivered - pending),
-      fleet_peak_connects_per_s: options.fleet > 0 ? await fleetPeak(policy, options) : null,
-    });
+  // The sweep: adaptive and the two anchors with the lowest median energy per delivered sample.
+  const anchors = summaries
+    .filter((s) => s.policy !== 'adaptive' && s.status === null && s.metrics.energy_per_delivered_sample_mj.median !== null)
+    .sort((a, b) => a.metrics.energy_per_delivered_sample_mj.median! - b.metrics.energy_per_delivered_sample_mj.median!)
+    .slice(0, 2)
+    .map((s) => s.policy);
+  const sweepPolicies = ['adaptive', ...anchors].filter((p) => rows.some((r) => r.name === p));
+  let sweep: SweepPoint[] = [];
+  if (options.sweep) {
+    const sweepJobs: Job[] = [];
+    for (const policy of sweepPolicies) {
+      for (const s of SWEEP_SAMPLE_S) {
+        for (const u of SWEEP_UPLOAD_MIN) {
+          sweepJobs.push({ row: policy, seed: options.seeds[0], days: options.sweepDays, sampleIntervalMs: s * 1000, uploadIntervalMs: Math.max(u * 60_000, s * 1000), longOutageMs: 0 });
+        }
+      }
+    }
+    const out = await runJobs(sweepJobs, options.jobs, progress('sweep'));
+    sweep = out.map((r, i) => ({
+      policy: r.row,
+      sample_interval_s: sweepJobs[i].sampleIntervalMs / 1000,
+      upload_interval_min: sweepJobs[i].uploadIntervalMs / 60_000,
+      energy_per_delivered_sample_mj: r.metrics.energy_per_delivered_sample_mj,
+      avg_ma: r.metrics.avg_ma,
+      battery_days: r.metrics.battery_days,
+      latency_p50_s: r.metrics.latency_p50_s,
+      latency_p95_s: r.metrics.latency_p95_s,
+      samples_lost: r.metrics.samples_lost,
+      lower_bound_mj: r.lower_bound.energy_per_delivered_sample_mj,
+      lower_bound_battery_days: batteryDaysOf(r.lower_bound.avg_ma),
+    }));
   }
-  const floor = floorRow(profile, options.days, reachableShare(scenario.faults, durationMs));
-  rows.push(floor);
-  const adaptive = rows[0].energy_per_delivered_sample_mj;
-  return { rows, adaptive_to_floor: adaptive && floor.energy_per_delivered_sample_mj ? round(adaptive / floor.energy_per_delivered_sample_mj, 2) : null };
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
+  return { days: options.days, seeds, rows: summaries, lower_bound: lower, sweep, sweep_policies: sweepPolicies, sweep_days: options.sweepDays };
 }
