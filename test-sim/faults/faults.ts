@@ -33,6 +33,8 @@ const ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
   reset: (_f, t) => t.at(() => t.proxy().reset()),
   'dns-down': (_f, t) => t.during(() => { t.device.net.dnsDown = true; }, () => { t.device.net.dnsDown = false; }),
   'connack-refused': (f, t) => {
+    const model = t.world.model;
+    if (model) return t.during(() => { model.refuseCode = f.code ?? 3; }, () => { model.refuseCode = undefined; });
     const endpoint = t.world.endpoint;
     if (!endpoint) throw new UsageError('fault connack-refused needs the built-in local endpoint');
     const original = endpoint.broker.authenticate;

@@ -106,7 +106,7 @@ export async function runJob(job: Job): Promise<RunResult> {
     engine: 'node', world: 'model', seed: job.seed, app: row.app, autoLightSleep: row.autoLightSleep, platform: row.platform, scenario,
     beforeTeardown: async (devices, world) => {
       const meter = devices[0].meter;
-      sensorReads = devices[0].sensorReads;
+      sensorReads = devices[0].sensor.reads;
       reading = meter.read();
       bandReadings = { pessimistic: meter.readBand('pessimistic'), optimistic: meter.readBand('optimistic') };
       const record = world.deliveries!;

@@ -116,10 +116,13 @@ test('a hinted join is charged as a scan when the platform cannot do a hinted jo
     return meter.read().byCategoryMj['wifi-join'];
   };
   const mj = (maMs: number) => (maMs / 1000) * costs.volts;
-  close(charge(MODDABLE_PLATFORM), mj(joinCost(costs, MODDABLE_PLATFORM, 'scan').maMs), 'scan-only platform');
+  const scanOnly = platform({ wifiJoin: ['scan'] });
+  close(charge(scanOnly), mj(joinCost(costs, scanOnly, 'scan').maMs), 'scan-only platform');
   const fast = platform({ wifiJoin: ['scan', 'channel-bssid', 'cached-ip'] });
   close(charge(fast), mj(joinCost(costs, fast, 'channel-bssid').maMs), 'hinted platform');
-  assert.ok(charge(fast) < charge(MODDABLE_PLATFORM));
+  const hintedDhcp = platform({ wifiJoin: ['scan', 'channel-bssid'] });
+  close(charge(hintedDhcp), mj(joinCost(costs, hintedDhcp, 'channel-bssid').maMs), 'hinted join with DHCP');
+  assert.ok(charge(fast) < charge(hintedDhcp) && charge(hintedDhcp) < charge(scanOnly));
 });
 
 test('a handshake is priced from the declared TLS implementation and key type: round trips listening, client CPU computing', () => {
