@@ -121,7 +121,8 @@ describe('report of broker-outage (always connected, node engine)', () => {
     assert.equal(sumAttr(deliveries, 'data-count'), acked.reduce((t, e) => t + Number(e.fields?.count), 0));
     assert.equal(sumAttr(lane(r.html, 'backoffs'), 'data-n'), r.result.events.filter((e) => e.event === 'link.backoff').length);
     assert.equal(sumAttr(lane(r.html, 'failures'), 'data-n'), r.json.timeline.failures.length);
-    assert.ok(r.json.timeline.failures.length >= 13);
+    // The scenario's own bound: the backoff allows 5 to 14 attempts in the outage (test-sim/test/scenarios/broker-outage.test.ts).
+    assert.ok(r.json.timeline.failures.length >= 5, `${r.json.timeline.failures.length} failures drawn`);
     assert.match(r.html, /class="outage"/);
     assert.match(r.html, /link down 11m/);
   });
