@@ -122,21 +122,6 @@ export class BuildError extends Error {
   }
 }
 
-export interface BuildPlan {
-  command: string;
-  args: string[];
-  env: NodeJS.ProcessEnv;
-  /** Where mcconfig writes its output. */
-  outputDir: string;
-  /** The file the build produces (mc.so for the simulator, xs_esp32.bin for a board). */
-  artifact: string;
-  /** mcsim, for --run. */
-  simulator?: string;
-  /** ESP32: the board target and the sdkconfig keys it keeps from its own layer. */
-  board?: BoardTarget;
-  keptFromBoard?: string[];
-}
-
 function hostPlatform(): 'lin' | 'mac' | 'win' {
   return process.platform === 'darwin' ? 'mac' : process.platform === 'win32' ? 'win' : 'lin';
 }

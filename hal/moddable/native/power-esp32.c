@@ -12,6 +12,7 @@
 #include "xsmc.h"
 #include "xsHost.h"
 #include "mc.xs.h"			/* xsID_ values */
+#include "fieldlink-crc32.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -57,18 +58,6 @@ static RTC_NOINIT_ATTR fieldlinkRetainedRecord gRetained;
 static uint8_t gBootChecked = 0;
 static const char *gBootReason = "power-on";
 static uint32_t gRestartCause = kCauseNone;
-
-/* CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320); bitwise, the record is small. */
-static uint32_t crc32(const uint8_t *data, uint32_t length)
-{
-	uint32_t crc = 0xFFFFFFFF;
-	while (length--) {
-		crc ^= *data++;
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xEDB88320 & (0 - (crc & 1)));
-	}
-	return ~crc;
-}
 
 /*
  * Once per boot: the reason, the cause this firmware left before restarting,
@@ -174,7 +163,7 @@ void xs_fieldlink_retained_load(xsMachine *the)
 		return;		/* undefined */
 	if (gRetained.length > kRetainedCapacity)
 		return;
-	if (crc32(gRetained.data, gRetained.length) != gRetained.crc)
+	if (fieldlinkCRC32(gRetained.data, gRetained.length) != gRetained.crc)
 		return;
 
 	xsmcSetArrayBuffer(xsResult, gRetained.data, gRetained.length);
@@ -195,7 +184,7 @@ void xs_fieldlink_retained_store(xsMachine *the)
 	gRetained.magic = 0;
 	c_memmove(gRetained.data, data, length);
 	gRetained.length = length;
-	gRetained.crc = crc32(gRetained.data, length);
+	gRetained.crc = fieldlinkCRC32(gRetained.data, length);
 	gRetained.magic = kRetainedMagic;
 }
 

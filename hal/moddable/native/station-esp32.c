@@ -27,6 +27,7 @@
 #include "xsmc.h"
 #include "xsHost.h"
 #include "mc.xs.h"			/* xsID_ values */
+#include "fieldlink-crc32.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -107,20 +108,9 @@ typedef struct {
 
 static stationRecord gStation;
 
-static uint32_t crc32(const uint8_t *data, uint32_t length)
-{
-	uint32_t crc = 0xFFFFFFFF;
-	while (length--) {
-		crc ^= *data++;
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xEDB88320 & (0 - (crc & 1)));
-	}
-	return ~crc;
-}
-
 static uint32_t leaseCRC(void)
 {
-	return crc32((const uint8_t *)&gLease.ssidHash, sizeof(fieldlinkLease) - offsetof(fieldlinkLease, ssidHash));
+	return fieldlinkCRC32((const uint8_t *)&gLease.ssidHash, sizeof(fieldlinkLease) - offsetof(fieldlinkLease, ssidHash));
 }
 
 static uint8_t leaseUsable(uint32_t ssidHash, const uint8_t *bssid)
@@ -436,7 +426,7 @@ void xs_station_join(xsMachine *the)
 	if ((0 == c_strlen(text)) || (c_strlen(text) > sizeof(config->sta.ssid)))
 		xsRangeError("station: ssid must be 1 to 32 bytes");
 	c_memcpy(config->sta.ssid, text, c_strlen(text));
-	gStation.ssidHash = crc32(config->sta.ssid, sizeof(config->sta.ssid));
+	gStation.ssidHash = fieldlinkCRC32(config->sta.ssid, sizeof(config->sta.ssid));
 	if (xsmcHas(xsArg(0), xsID_password)) {
 		xsmcGet(xsVar(0), xsArg(0), xsID_password);
 		text = xsmcToString(xsVar(0));
