@@ -75,7 +75,7 @@ export const ROWS: readonly Row[] = [
     'the same with the outbox expiry raised to one day (CONFIG_MQTT_OUTBOX_EXPIRED_TIMEOUT_MS=86400000), bounded by RAM at 500 messages',
     [ESP_MQTT_DOC, LIGHT_SLEEP_DOC]),
   anchorRow('esp-idf-deep-sleep-rtc', ESP_IDF_PLATFORM, true,
-    'ESP-IDF deep sleep between samples, samples batched in RTC memory (4 KB, 336 samples), one esp-mqtt session per upload interval, a failed upload retried at the next wake',
+    'ESP-IDF deep sleep between samples, samples batched in RTC memory (4 KB, 339 samples), one esp-mqtt session per upload interval or when the buffer is full, a failed upload retried at the next wake',
     ['ESP-IDF examples system/deep_sleep (RTC_DATA_ATTR, esp_sleep_enable_timer_wakeup) and protocols/mqtt/ssl_mutual_auth', ESP_MQTT_DOC]),
   anchorRow('coremqtt-demo', ESP_IDF_PLATFORM, true,
     'coreMQTT demo loop: Wi-Fi kept associated, a TLS + MQTT session per upload interval with backoffAlgorithm (base 500 ms, cap 5 s, 5 attempts), one QoS 1 PUBLISH per sample, DISCONNECT',

@@ -354,7 +354,8 @@ function rtcBatch(hal: Hal, config: DeviceConfig, name: AnchorName, spec: RtcBat
     hal.wifi.leave();
     hal.power.deepSleep(Math.max(1, config.sampleIntervalMs - ((hal.clock.now() - boot) >>> 0)));
   };
-  const due = samples.length >= Math.max(1, Math.round(config.uploadIntervalMs / config.sampleIntervalMs));
+  // A batch is due once an upload interval's samples are in, or the RTC buffer is full.
+  const due = samples.length >= Math.min(capacity, Math.max(1, Math.round(config.uploadIntervalMs / config.sampleIntervalMs)));
   if (!due) {
     sleep();
   } else {
@@ -400,7 +401,8 @@ function sessionPerUpload(hal: Hal, config: DeviceConfig, name: AnchorName, spec
   const view = { expired: 0, overflowed: 0, lostOffline: 0 };
   let held: [number, number | null, number][] = [];
   const backoff = createBackoff({ baseMs: spec.reconnect.baseMs, capMs: spec.reconnect.capMs, floorMs: 0 });
-  const perUpload = Math.max(1, Math.round(config.uploadIntervalMs / config.sampleIntervalMs));
+  // An upload once an interval's samples are in, or the RAM buffer is full.
+  const perUpload = Math.min(spec.maxSamples, Math.max(1, Math.round(config.uploadIntervalMs / config.sampleIntervalMs)));
 
   function joinWifi(): void {
     hal.wifi.join({
