@@ -21,15 +21,16 @@ export function fmtSpread(s: Spread, digits = 2): string {
   return s.min === s.max ? fmt(s.median, digits) : `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})`;
 }
 
-/** One log-scaled line chart: x the upload interval, y a metric, a line per policy. */
-function chart(points: SweepPoint[], policies: string[], sampleS: number, metric: 'battery_days' | 'latency_p95_s', title: string): string {
+/** One log-scaled line chart: x the upload interval, y a metric, a line per policy (latency: p50 solid, p95 dashed). */
+function chart(points: SweepPoint[], policies: string[], sampleS: number, metric: 'battery_days' | 'latency', title: string): string {
   const W = 320;
   const H = 220;
   const pad = { l: 48, r: 10, t: 24, b: 34 };
   const mine = points.filter((p) => p.sample_interval_s === sampleS);
   const xs = [...new Set(mine.map((p) => p.upload_interval_min))].sort((a, b) => a - b);
   const value = (p: SweepPoint) => (metric === 'battery_days' ? p.battery_days : p.latency_p95_s);
-  const ys = mine.map(value).filter((v): v is number => v !== null && v > 0);
+  const second = (p: SweepPoint) => (metric === 'battery_days' ? null : p.latency_p50_s);
+  const ys = [...mine.map(value), ...mine.map(second)].filter((v): v is number => v !== null && v > 0);
   if (metric === 'battery_days') ys.push(...mine.map((p) => p.lower_bound_battery_days));
   if (!xs.length || !ys.length) return '';
   const lx = (x: number) => Math.log10(x);
@@ -49,9 +50,11 @@ function chart(points: SweepPoint[], policies: string[], sampleS: number, metric
     `<polyline fill="none" stroke="${color}" stroke-width="1.8"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`
     + pts.map(([x, y]) => `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.2" fill="${color}"/>`).join('');
   policies.forEach((policy, i) => {
-    const pts = mine.filter((p) => p.policy === policy).map((p) => [p.upload_interval_min, value(p)] as [number, number | null])
-      .filter((p): p is [number, number] => p[1] !== null && p[1] > 0).sort((a, b) => a[0] - b[0]);
-    if (pts.length) parts.push(line(pts, COLORS[i % COLORS.length]));
+    for (const [get, dash] of [[value, metric === 'latency' ? '5 3' : ''], [second, '']] as const) {
+      const pts = mine.filter((p) => p.policy === policy).map((p) => [p.upload_interval_min, get(p)] as [number, number | null])
+        .filter((p): p is [number, number] => p[1] !== null && p[1] > 0).sort((a, b) => a[0] - b[0]);
+      if (pts.length) parts.push(line(pts, COLORS[i % COLORS.length], dash));
+    }
   });
   if (metric === 'battery_days') {
     const bound = xs.map((x) => [x, mine.find((p) => p.upload_interval_min === x)!.lower_bound_battery_days] as [number, number]);
@@ -71,7 +74,7 @@ export function benchHtml(bench: PolicyBench, generated: { seeds: number[]; days
     + `<td>${fmtSpread(r.metrics.samples_lost, 0)} / ${fmtSpread(r.metrics.samples_dropped, 0)}</td></tr>`).join('\n');
   const lb = bench.lower_bound.metrics;
   const charts = bench.sweep.length
-    ? [10, 60, 600].map((s) => `<div class="pair">${chart(bench.sweep, bench.sweep_policies, s, 'battery_days', `battery days, sample every ${s} s`)}${chart(bench.sweep, bench.sweep_policies, s, 'latency_p95_s', `p95 latency (s), sample every ${s} s`)}</div>`).join('\n')
+    ? [10, 60, 600].map((s) => `<div class="pair">${chart(bench.sweep, bench.sweep_policies, s, 'battery_days', `battery days, sample every ${s} s`)}${chart(bench.sweep, bench.sweep_policies, s, 'latency', `latency p50 (solid) / p95 (dashed), s, sample every ${s} s`)}</div>`).join('\n')
     : '<p>The sweep was not run (--no-sweep).</p>';
   const legend = bench.sweep_policies.map((p, i) => `<span style="color:${COLORS[i % COLORS.length]}">&#9632; ${esc(p)}</span>`).join(' ')
     + ' <span style="color:#555">- - lower_bound</span>';

@@ -59,7 +59,7 @@ test('bench.html draws the sweep: battery days and latency, a line per policy an
   } as unknown as PolicyBench;
   const html = benchHtml(bench, { seeds: [1], days: 1 });
   assert.equal((html.match(/<svg /g) ?? []).length, 6, 'battery days and latency for each of 3 sample intervals');
-  // Battery charts: 2 policies + the bound; latency charts: 2 policies.
-  assert.equal((html.match(/<polyline /g) ?? []).length, 3 * 3 + 3 * 2);
+  // Battery charts: 2 policies + the bound; latency charts: p50 and p95 of 2 policies.
+  assert.equal((html.match(/<polyline /g) ?? []).length, 3 * 3 + 3 * 4);
   assert.doesNotMatch(html, /<script/);
 });
