@@ -36,6 +36,7 @@ export function classifyLinkError(error: LinkError): Failure {
   }
 }
 
+/** Exhaustive over `CloseKind`: a new kind does not compile until it is classed here. */
 export function classifyClose(reason: CloseReason): Failure {
   switch (reason.kind) {
     case 'closed': return reason.link ? classifyLinkError(reason.link) : 'broker-closed';
@@ -43,7 +44,19 @@ export function classifyClose(reason: CloseReason): Failure {
       // 1 protocol version, 2 identifier rejected, 4 bad user name or password, 5 not authorized: configuration.
       return reason.returnCode === 3 ? 'broker-refused' : 'credentials';
     case 'keepalive-timeout': return 'keepalive';
-    case 'timeout': return 'timeout';
-    default: return 'protocol';
+    case 'connack-timeout':
+    case 'puback-timeout': return 'timeout';
+    case 'malformed':
+    case 'before-connack':
+    case 'second-connack':
+    case 'session-present':
+    case 'unknown-packet-id':
+    case 'suback-mismatch':
+    case 'server-sent-client-packet':
+    case 'qos2-refused':
+    case 'qos2-limit':
+    case 'send-failed': return 'protocol';
+    // The supervisor never classifies its own disconnect; were it asked, the broker is not at fault.
+    case 'disconnected': return 'broker-closed';
   }
 }

@@ -11,13 +11,21 @@
  * - `onClosed` fires exactly once per `start`, with a typed reason, after which
  *   the stream is closed; malformed input from the broker closes the link.
  * - QoS 1 messages stay in flight across connections until their PUBACK;
- *   `onAcked` reports each one.
+ *   `onAcked` reports each one. A PUBLISH unacknowledged for `pubackTimeoutMs`
+ *   closes the connection (`puback-timeout`): a broker that answers pings but
+ *   not publishes is as useless as a dead link, and the republish after the
+ *   reconnect is the only way to make progress.
+ * - Every rule of MQTT 3.1.1 a client can check on the broker's packets closes
+ *   the connection with its own `CloseKind`: only CONNACK first [MQTT-3.2.0-1],
+ *   one CONNACK, no session present after a clean-session request
+ *   [MQTT-3.2.2-1], acknowledgements only for ids in flight, and QoS 2 only
+ *   where the profile allows it, with a bound on the ids awaiting PUBREL.
  */
 import type { Clock, LinkError, Log, SecureStream, Timers, TimerId } from '../../hal/types';
 import { after, elapsed, reached } from '../util/time';
 import { encode, sizeOf } from './codec';
 import { MqttDecoder } from './decoder';
-import { MqttError, type MqttErrorKind } from './errors';
+import { MqttError, type CloseKind, type DecodeErrorKind } from './errors';
 import { describeReturnCode, type Packet, type PublishPacket, type QoS, type Will } from './packets';
 import { PROFILES, checkClientId, checkPublish, checkSubscribe, clampKeepAlive, type ProfileName } from './profile';
 import { Session } from './session';
@@ -36,6 +44,11 @@ export interface MqttClientOptions {
   pingTimeoutMs?: number;
   /** How long to wait for CONNACK after CONNECT. Default 10 s. */
   connackTimeoutMs?: number;
+  /**
+   * How long a QoS 1 PUBLISH may wait for its PUBACK before the connection is
+   * closed and reopened. Default twice the keepalive (none when keepalive is 0).
+   */
+  pubackTimeoutMs?: number;
   username?: string;
   password?: Uint8Array;
   will?: Will;
@@ -57,11 +70,13 @@ export interface IncomingMessage {
 
 /** Why a connection ended. `link` is set when the stream below failed. */
 export interface CloseReason {
-  kind: MqttErrorKind;
+  kind: CloseKind;
   message: string;
   link?: LinkError;
   /** CONNACK return code when the broker refused the connection. */
   returnCode?: number;
+  /** What the decoder found, for `malformed`. */
+  decode?: DecodeErrorKind;
 }
 
 export interface MqttClientEvents {
@@ -85,6 +100,7 @@ export class MqttClient {
   private readonly tx: Uint8Array;
   private readonly pingTimeoutMs: number;
   private readonly connackTimeoutMs: number;
+  private readonly pubackTimeoutMs: number;
   private state: State = 'idle';
   private stream: SecureStream | undefined;
   private timer: TimerId | undefined;
@@ -108,6 +124,7 @@ export class MqttClient {
     this.tx = new Uint8Array(options.txBufferSize ?? 16 * 1024);
     this.pingTimeoutMs = options.pingTimeoutMs ?? 10_000;
     this.connackTimeoutMs = options.connackTimeoutMs ?? 10_000;
+    this.pubackTimeoutMs = options.pubackTimeoutMs ?? (this.keepAliveS > 0 ? 2000 * this.keepAliveS : 0);
   }
 
   get connected(): boolean {
@@ -125,7 +142,7 @@ export class MqttClient {
       type: 'connect', clientId, cleanSession: this.options.cleanSession ?? false, keepAlive: this.keepAliveS, username, password, will,
     });
     if (error) {
-      this.close(error.kind, error.message);
+      this.close('send-failed', `CONNECT: ${error.message}`);
       return;
     }
     this.replyDeadline = after(this.options.clock.now(), this.connackTimeoutMs);
@@ -145,7 +162,7 @@ export class MqttClient {
       }
     });
     if (handlerError !== undefined) throw handlerError;
-    if (error) this.close(error.kind, `broker sent a malformed packet: ${error.message}`);
+    if (error) this.close('malformed', `broker sent a malformed packet: ${error.message}`, undefined, undefined, error.kind);
   }
 
   /** The stream failed or the peer closed it. */
@@ -169,7 +186,10 @@ export class MqttClient {
     }
     const error = this.send({ type: 'publish', topic, payload, qos, retain, dup: false, packetId });
     if (error) return error;
-    if (packetId !== undefined) this.session.track({ packetId, topic, payload, retain });
+    if (packetId !== undefined) {
+      this.session.track({ packetId, topic, payload, retain, sentAt: this.lastSent });
+      if (this.session.inflightCount === 1) this.arm(); // the PUBACK deadline starts now
+    }
     return { packetId };
   }
 
@@ -232,26 +252,32 @@ export class MqttClient {
 
   private dispatch(packet: Packet): void {
     this.stats.packetsReceived++;
+    if (this.state === 'connecting' && packet.type !== 'connack') {
+      return this.close('before-connack', `broker sent ${packet.type.toUpperCase()} before CONNACK [MQTT-3.2.0-1]`);
+    }
     // Any packet from the broker proves the link alive [MQTT-3.1.2-24 is the broker's side of this].
     if (this.state === 'connected') this.replyDeadline = undefined;
     switch (packet.type) {
       case 'connack': {
-        if (this.state !== 'connecting') return this.close('protocol', 'broker sent a second CONNACK');
+        if (this.state !== 'connecting') return this.close('second-connack', 'broker sent a second CONNACK');
         if (packet.returnCode !== 0) {
           const rc = packet.returnCode;
           this.close('connack-refused', `broker refused the connection: ${describeReturnCode(rc)} (${rc})`, undefined, rc);
           return;
+        }
+        if (packet.sessionPresent && this.options.cleanSession) {
+          return this.close('session-present', 'broker reported a session after a clean-session CONNECT [MQTT-3.2.2-1]');
         }
         this.state = 'connected';
         this.replyDeadline = undefined;
         this.activeSubscriptions = packet.sessionPresent ? this.session.subscriptionCount : 0;
         this.pendingSubscribe.clear();
         this.pendingUnsubscribe.clear();
-        const { republish, resubscribe } = this.session.resume(packet.sessionPresent);
+        const { republish, resubscribe } = this.session.resume(packet.sessionPresent, this.options.clock.now());
         this.options.log?.event('mqtt.connected', { sessionPresent: packet.sessionPresent, republish: republish.length, resubscribe: resubscribe.length });
         for (const p of republish) {
           const error = this.send(p);
-          if (error) return this.close(error.kind, error.message);
+          if (error) return this.close('send-failed', `republish: ${error.message}`);
         }
         for (let i = 0; i < resubscribe.length; i += this.profile.maxFiltersPerSubscribe) {
           const error = this.subscribe(resubscribe.slice(i, i + this.profile.maxFiltersPerSubscribe));
@@ -262,20 +288,29 @@ export class MqttClient {
         return;
       }
       case 'publish':
-        if (this.state !== 'connected') return this.close('protocol', 'broker sent PUBLISH before CONNACK');
         return this.incoming(packet);
-      case 'puback':
-        if (this.session.acknowledge(packet.packetId)) this.events.onAcked?.(packet.packetId);
+      case 'puback': {
+        const wasOldest = this.session.oldestSentAt();
+        if (!this.session.acknowledge(packet.packetId)) return this.unknownId('PUBACK', packet.packetId);
+        if (this.session.oldestSentAt() !== wasOldest) this.arm(); // the PUBACK deadline moves to the next oldest
+        this.events.onAcked?.(packet.packetId);
         return;
+      }
       case 'pubrel':
+        if (this.profile.maxQos2Awaiting === 0) return this.close('qos2-refused', `broker sent PUBREL, but ${this.profile.name} has no QoS 2`);
+        // Answered even for an id not awaiting release: the broker may repeat a PUBREL after a reconnect [MQTT-4.3.3-2].
         this.session.releaseQos2(packet.packetId);
         this.send({ type: 'pubcomp', packetId: packet.packetId });
         return;
+      case 'pubrec':
+      case 'pubcomp':
+        // They answer a QoS 2 PUBLISH, which this client never sends.
+        return this.unknownId(packet.type.toUpperCase(), packet.packetId);
       case 'suback': {
         const filters = this.pendingSubscribe.get(packet.packetId);
-        if (!filters || !this.session.settleAck(packet.packetId)) return;
+        if (!filters || !this.session.settleAck(packet.packetId)) return this.unknownId('SUBACK', packet.packetId);
         this.pendingSubscribe.delete(packet.packetId);
-        if (packet.granted.length !== filters.length) return this.close('protocol', 'SUBACK does not answer every filter [MQTT-3.9.3-1]');
+        if (packet.granted.length !== filters.length) return this.close('suback-mismatch', 'SUBACK does not answer every filter [MQTT-3.9.3-1]');
         filters.forEach((f, i) => {
           const granted = packet.granted[i];
           if (granted !== 0x80) {
@@ -288,7 +323,7 @@ export class MqttClient {
       }
       case 'unsuback': {
         const topics = this.pendingUnsubscribe.get(packet.packetId);
-        if (!topics || !this.session.settleAck(packet.packetId)) return;
+        if (!topics || !this.session.settleAck(packet.packetId)) return this.unknownId('UNSUBACK', packet.packetId);
         this.pendingUnsubscribe.delete(packet.packetId);
         for (const topic of topics) {
           this.session.removed(topic);
@@ -298,20 +333,25 @@ export class MqttClient {
         return;
       }
       case 'pingresp':
-      case 'pubrec':
-      case 'pubcomp':
-        // PUBREC/PUBCOMP answer QoS 2 publishes, which this client never sends; ignore like a stray ack.
         return;
       default:
-        this.close('protocol', `broker sent ${packet.type.toUpperCase()}, which only a client may send`);
+        this.close('server-sent-client-packet', `broker sent ${packet.type.toUpperCase()}, which only a client may send`);
     }
+  }
+
+  private unknownId(what: string, packetId: number): void {
+    this.close('unknown-packet-id', `broker sent ${what} for packet id ${packetId}, which is not awaiting one`);
   }
 
   private incoming(packet: PublishPacket): void {
     const message: IncomingMessage = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: packet.dup };
     if (packet.qos === 2) {
+      const bound = this.profile.maxQos2Awaiting;
+      if (bound === 0) return this.close('qos2-refused', `broker sent a QoS 2 PUBLISH, but ${this.profile.name} has no QoS 2`);
+      const fresh = this.session.receiveQos2(packet.packetId!, bound);
+      if (fresh === undefined) return this.close('qos2-limit', `more than ${bound} QoS 2 messages await PUBREL`);
       // Deliver once per id until PUBREL (method B of MQTT 3.1.1 §4.3.3).
-      if (this.session.receiveQos2(packet.packetId!)) this.events.onMessage?.(message);
+      if (fresh) this.events.onMessage?.(message);
       this.send({ type: 'pubrec', packetId: packet.packetId! });
       return;
     }
@@ -327,11 +367,13 @@ export class MqttClient {
     if (this.state !== 'connecting' && this.state !== 'connected') return;
     const now = this.options.clock.now();
     let wait = Infinity;
-    if (this.replyDeadline !== undefined) wait = elapsed(this.replyDeadline, now);
+    if (this.replyDeadline !== undefined) wait = until(this.replyDeadline, now);
     if (this.state === 'connected' && this.keepAliveS > 0 && this.replyDeadline === undefined) {
       const idle = elapsed(now, this.lastSent);
       wait = Math.min(wait, Math.max(0, this.keepAliveS * 1000 - idle));
     }
+    const ackDeadline = this.ackDeadline();
+    if (ackDeadline !== undefined) wait = Math.min(wait, until(ackDeadline, now));
     if (wait !== Infinity) this.timer = this.options.timers.set(() => this.onTimer(), wait);
   }
 
@@ -339,20 +381,31 @@ export class MqttClient {
     this.timer = undefined;
     const now = this.options.clock.now();
     if (this.replyDeadline !== undefined && reached(now, this.replyDeadline)) {
-      if (this.state === 'connecting') return this.close('timeout', `no CONNACK within ${this.connackTimeoutMs} ms`);
+      if (this.state === 'connecting') return this.close('connack-timeout', `no CONNACK within ${this.connackTimeoutMs} ms`);
       return this.close('keepalive-timeout', `no PINGRESP within ${this.pingTimeoutMs} ms: the link is dead (half-open)`);
+    }
+    const ackDeadline = this.ackDeadline();
+    if (ackDeadline !== undefined && reached(now, ackDeadline)) {
+      return this.close('puback-timeout', `a QoS 1 PUBLISH waited ${this.pubackTimeoutMs} ms for its PUBACK`);
     }
     if (this.state === 'connected' && this.replyDeadline === undefined && elapsed(now, this.lastSent) >= this.keepAliveS * 1000) {
       // PINGREQ only when nothing else was sent for a whole keepalive interval [MQTT-3.1.2-23].
       const error = this.send({ type: 'pingreq' });
-      if (error) return this.close(error.kind, error.message);
+      if (error) return this.close('send-failed', `PINGREQ: ${error.message}`);
       this.stats.pings++;
       this.replyDeadline = after(now, this.pingTimeoutMs);
     }
     this.arm();
   }
 
-  private close(kind: MqttErrorKind, message: string, link?: LinkError, returnCode?: number): void {
+  /** Tick by which the oldest QoS 1 PUBLISH of this connection must be acknowledged, if any. */
+  private ackDeadline(): number | undefined {
+    if (this.state !== 'connected' || this.pubackTimeoutMs <= 0) return undefined;
+    const oldest = this.session.oldestSentAt();
+    return oldest === undefined ? undefined : after(oldest, this.pubackTimeoutMs);
+  }
+
+  private close(kind: CloseKind, message: string, link?: LinkError, returnCode?: number, decode?: DecodeErrorKind): void {
     if (this.state !== 'connecting' && this.state !== 'connected') return;
     this.state = 'closed';
     if (this.timer !== undefined) this.options.timers.clear(this.timer);
@@ -362,8 +415,13 @@ export class MqttClient {
     this.stream = undefined;
     stream?.close();
     this.options.log?.event('mqtt.closed', { kind, message });
-    this.events.onClosed?.({ kind, message, link, returnCode });
+    this.events.onClosed?.({ kind, message, link, returnCode, decode });
   }
+}
+
+/** Milliseconds from `now` to `deadline`, 0 once it is reached. */
+function until(deadline: number, now: number): number {
+  return reached(now, deadline) ? 0 : elapsed(deadline, now);
 }
 
 /** Packets the broker answers (CONNACK, PUBACK, PINGRESP, SUBACK, UNSUBACK, PUBREL, PUBCOMP). */

@@ -19,7 +19,7 @@
  */
 import type { ConnectPacket, Packet, QoS, SubackReturnCode, Subscription } from './packets';
 import { isTopicFilter, isTopicName } from './packets';
-import type { MqttErrorKind } from './errors';
+import type { DecodeErrorKind } from './errors';
 import { MqttError } from './errors';
 import { MAX_REMAINING_LENGTH } from './codec';
 import { utf8Read } from './utf8';
@@ -53,7 +53,7 @@ export class MqttDecoder {
   private multiplier = 1;
   /** Body bytes stored so far. */
   private filled = 0;
-  private error: MqttError | undefined = undefined;
+  private error: DecodeError | undefined = undefined;
   private busy = false;
   private generation = 0;
   /** Cursor over the body being parsed. */
@@ -89,7 +89,7 @@ export class MqttDecoder {
     this.generation++;
   }
 
-  push(chunk: Uint8Array, onPacket: (packet: Packet) => void): MqttError | undefined {
+  push(chunk: Uint8Array, onPacket: (packet: Packet) => void): DecodeError | undefined {
     if (this.error !== undefined) return this.error;
     if (this.busy) throw new MqttError('invalid-argument', 'push called from inside onPacket');
     if (!(chunk instanceof Uint8Array)) throw new MqttError('invalid-argument', 'chunk must be a Uint8Array');
@@ -101,7 +101,7 @@ export class MqttDecoder {
     }
   }
 
-  private consume(chunk: Uint8Array, onPacket: (packet: Packet) => void): MqttError | undefined {
+  private consume(chunk: Uint8Array, onPacket: (packet: Packet) => void): DecodeError | undefined {
     const n = chunk.length;
     let i = 0;
     while (i < n) {
@@ -173,7 +173,7 @@ export class MqttDecoder {
     } catch (e) {
       // Field readers throw MqttError; anything else is a bug worth surfacing as is.
       if (!(e instanceof MqttError)) throw e;
-      this.poison(e);
+      this.poison(e as DecodeError);
       return false;
     } finally {
       this.src = this.body;
@@ -188,7 +188,7 @@ export class MqttDecoder {
     return generation === this.generation;
   }
 
-  private poison(error: MqttError): MqttError {
+  private poison(error: DecodeError): DecodeError {
     this.error = error;
     this.state = HEADER;
     this.filled = 0;
@@ -348,12 +348,14 @@ export class MqttDecoder {
   }
 }
 
-function fail(kind: MqttErrorKind, message: string): MqttError {
+type DecodeError = MqttError<DecodeErrorKind>;
+
+function fail(kind: DecodeErrorKind, message: string): DecodeError {
   return new MqttError(kind, message);
 }
 
 /** Checks fixed header byte 1 (§2.2.1, §2.2.2). */
-function checkFirstByte(b: number): MqttError | undefined {
+function checkFirstByte(b: number): DecodeError | undefined {
   const type = b >> 4;
   const flags = b & 0x0f;
   if (type === 0 || type === 15) return fail('unknown-packet-type', `packet type ${type} is reserved (§2.2.1)`);
@@ -376,7 +378,7 @@ function checkFirstByte(b: number): MqttError | undefined {
  * Rejects remaining lengths no valid packet of the type can have, before its
  * body is read: exact sizes (§3.2.1, §3.4.1 ...) and structural minimums.
  */
-function checkLength(first: number, length: number): MqttError | undefined {
+function checkLength(first: number, length: number): DecodeError | undefined {
   const type = first >> 4;
   let min: number;
   let max = MAX_REMAINING_LENGTH;

@@ -26,6 +26,8 @@ export interface BrokerProfile {
   readonly maxFiltersPerSubscribe: number;
   readonly maxSubscriptions: number;
   readonly maxInflight: number;
+  /** Incoming QoS 2 ids awaiting PUBREL at once; 0: the broker has no QoS 2 and sending it is a violation. */
+  readonly maxQos2Awaiting: number;
 }
 
 export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = Object.freeze({
@@ -43,6 +45,8 @@ export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = Object.fre
     maxFiltersPerSubscribe: 8,
     maxSubscriptions: 50,
     maxInflight: 100,
+    // AWS IoT Core has no QoS 2 in either direction ("MQTT" in the AWS IoT Core developer guide).
+    maxQos2Awaiting: 0,
   }),
   generic: Object.freeze({
     name: 'generic',
@@ -58,6 +62,8 @@ export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = Object.fre
     maxFiltersPerSubscribe: Infinity,
     maxSubscriptions: Infinity,
     maxInflight: 65535,
+    // A broker flooding QoS 2 without PUBREL could otherwise hold 65535 ids of RAM.
+    maxQos2Awaiting: 32,
   }),
 });
 

@@ -10,6 +10,8 @@ export interface InflightPublish {
   topic: string;
   payload: Uint8Array;
   retain: boolean;
+  /** Tick of the latest send (first send or republish), for the PUBACK deadline. */
+  sentAt: number;
 }
 
 export class Session {
@@ -49,6 +51,15 @@ export class Session {
     this.inflight.set(message.packetId, message);
   }
 
+  /**
+   * Tick of the oldest send still awaiting PUBACK. Sends are tracked in order
+   * and a republish restamps every message with one tick, so it is the first entry's.
+   */
+  oldestSentAt(): number | undefined {
+    for (const m of this.inflight.values()) return m.sentAt;
+    return undefined;
+  }
+
   /** Settle a PUBACK; undefined when the id was not in flight (a duplicate ack). */
   acknowledge(packetId: number): InflightPublish | undefined {
     const message = this.inflight.get(packetId);
@@ -64,9 +75,13 @@ export class Session {
     return this.pendingAcks.delete(packetId);
   }
 
-  /** First receipt of an incoming QoS 2 id: deliver it; a repeat before PUBREL: do not. */
-  receiveQos2(packetId: number): boolean {
+  /**
+   * First receipt of an incoming QoS 2 id: true (deliver it); a repeat before
+   * PUBREL: false (do not); undefined when `bound` ids already await PUBREL.
+   */
+  receiveQos2(packetId: number, bound: number): boolean | undefined {
     if (this.inboundQos2.has(packetId)) return false;
+    if (this.inboundQos2.size >= bound) return undefined;
     this.inboundQos2.add(packetId);
     return true;
   }
@@ -88,22 +103,16 @@ export class Session {
    * again with DUP=1 [MQTT-4.4.0-1]; without it they go as new PUBLISHes, the
    * QoS 2 receive state is void, and the subscriptions must be made again.
    */
-  resume(sessionPresent: boolean): { republish: PublishPacket[]; resubscribe: { topic: string; qos: QoS }[] } {
+  resume(sessionPresent: boolean, now: number): { republish: PublishPacket[]; resubscribe: { topic: string; qos: QoS }[] } {
     this.pendingAcks.clear();
     if (!sessionPresent) this.inboundQos2.clear();
     const republish: PublishPacket[] = [];
     for (const m of this.inflight.values()) {
+      m.sentAt = now;
       republish.push({ type: 'publish', topic: m.topic, payload: m.payload, qos: 1, retain: m.retain, dup: sessionPresent, packetId: m.packetId });
     }
     const resubscribe: { topic: string; qos: QoS }[] = [];
     if (!sessionPresent) for (const [topic, qos] of this.subscriptions) resubscribe.push({ topic, qos });
     return { republish, resubscribe };
-  }
-
-  /** Forget every outgoing message (the application gave up on them). */
-  clearInflight(): InflightPublish[] {
-    const dropped = [...this.inflight.values()];
-    this.inflight.clear();
-    return dropped;
   }
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Packet } from '../../../firmware/mqtt/packets';
 import type { MqttErrorKind } from '../../../firmware/mqtt/errors';
-import { MqttError, describeErrorKind } from '../../../firmware/mqtt/errors';
+import { MqttError } from '../../../firmware/mqtt/errors';
 import { encode, sizeOf } from '../../../firmware/mqtt/codec';
 import { MqttDecoder } from '../../../firmware/mqtt/decoder';
 
@@ -285,11 +285,7 @@ test('encode checks room and the 268,435,455-byte remaining length limit', () =>
   assert.throws(() => sizeOf(publish(268_435_455 - 2)), { kind: 'packet-too-large' });
 });
 
-test('every error kind has a name for logs', () => {
-  const kinds: MqttErrorKind[] = ['malformed-length', 'packet-too-large', 'unknown-packet-type', 'bad-flags', 'bad-qos',
-    'bad-return-code', 'bad-utf8', 'bad-topic', 'bad-packet-id', 'bad-length', 'bad-protocol', 'buffer-too-small',
-    'invalid-argument', 'handler-threw'];
-  for (const kind of kinds) assert.match(describeErrorKind(kind), /^[a-z][a-zA-Z0-9 -]+$/);
+test('an MqttError is an Error named MqttError that carries its kind', () => {
   const error = new MqttError('bad-utf8', 'x');
   assert.ok(error instanceof Error);
   assert.equal(error.name, 'MqttError');
