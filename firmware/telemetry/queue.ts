@@ -35,16 +35,28 @@
  *   erases spread evenly over the region.
  *
  * Recovery (`open`) reads every block header, then walks only the blocks that
- * can hold unconsumed records (plus the newest), keeps every record whose CRC
- * holds, and ends a block at the first byte that is not a valid record or
- * erased flash: a torn write is always the last write into its block, and
- * nothing is appended to that block again (the next append starts a fresh
- * block), so torn bytes can never be mistaken for, or merged with, a later
- * record. Flash content never makes `open` throw; it reads each block at most
- * twice and holds one block buffer and a few numbers per block. Ids are
- * contiguous while the device runs; if recovery finds ids missing between the
- * floor and the oldest surviving record (a block destroyed outside this code),
- * it counts them as dropped.
+ * can hold unconsumed records (plus the newest) and keeps every record whose
+ * CRC holds. A torn write is always the last write into its block, and nothing
+ * is appended to that block again (the next append starts a fresh block), so
+ * torn bytes can never be mistaken for, or merged with, a later record. Flash
+ * content never makes `open` throw; it reads each block at most twice and
+ * holds one block buffer and a few numbers per block.
+ *
+ * Damaged flash (a flipped bit, worn cells) loses no more than the damaged
+ * records, and never silently:
+ * - A block whose header fails its CRC is still read: its records carry their
+ *   own CRCs and ids ("salvaged" block, sequence 0, never appended to).
+ * - After a bad record the walk resynchronises on the next valid record (at
+ *   4-byte steps, type, format, length, CRC and rising id all checked).
+ * - Ids are contiguous while the device runs, so every id between the floor
+ *   and the next id that no valid record carries is lost: it is counted in
+ *   `droppedTotal` (and so reported in the next batch's `dropped`) until the
+ *   floor passes it, when it joins the persisted drop count. Counting is
+ *   idempotent: recovery finds the same missing ids again, never twice.
+ * - The highest id ever issued is on flash in every record, checkpoint and
+ *   block header; a complete record at a block's end whose CRC fails still
+ *   proves its id was issued, so that id is never given out again. Only a
+ *   record that ends in erased bytes (a torn write) gives its id back.
  *
  * Deep sleep: `snapshot()` (788 bytes for 16 blocks) kept in RTC memory lets
  * `open({ resume })` skip the scan; it is used only if every block header and
@@ -158,13 +170,21 @@ interface Block {
   end: number;
 }
 
+type Visit = (type: number, id: number, buf: Uint8Array, payload: number, length: number, size: number) => boolean | void;
+
 /** What a walk over one block found. */
 interface Walk {
   end: number;
   sealed: boolean;
+  /** Bytes that are neither valid records nor erased flash were skipped. */
+  damaged: boolean;
+  /** Id of a complete record at the block's end that failed its CRC (issued, unreadable); 0 when none. */
+  lostTailId: number;
 }
 
-type Visit = (type: number, id: number, buf: Uint8Array, payload: number, length: number, size: number) => boolean | void;
+function readU32(buf: Uint8Array, at: number): number {
+  return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;
+}
 
 function align(n: number): number {
   return (n + 3) & ~3;
@@ -203,6 +223,11 @@ export class TelemetryQueue {
   private writes = 0;
   private erases = 0;
   private fromSnapshot = false;
+  /**
+   * Ids above the floor that no valid record carries (damaged flash), as
+   * ascending inclusive pairs [from, to, from, to, ...]. Counted as dropped.
+   */
+  private lost: number[] = [];
 
   private constructor(private readonly flash: Flash, options: QueueOptions) {
     const blockSize = flash.blockSize;
@@ -249,8 +274,8 @@ export class TelemetryQueue {
       bytes: this.recordBytes,
       maxBytes: this.peakBytes,
       capacityBytes: (this.blockCount - 1) * (this.blockSize - BLOCK_HEADER_SIZE),
-      dropped: this.dropTotal - this.dropAcked,
-      droppedTotal: this.dropTotal,
+      dropped: this.dropTotal + this.lostCount() - this.dropAcked,
+      droppedTotal: this.dropTotal + this.lostCount(),
       writes: this.writes,
       erases: this.erases,
     };
@@ -289,25 +314,55 @@ export class TelemetryQueue {
     let cursor = Math.max(this.floorId, options.after ?? 0);
     const out: QueuedRecord[] = [];
     let total = 0;
+    let full = false;
+    let found = -1; // a block where the walk found ids missing
     for (const index of this.order) {
       const block = this.blocks[index];
-      if (out.length >= maxRecords) break;
+      if (out.length >= maxRecords) {
+        full = true;
+        break;
+      }
       if (block.lastId <= cursor || block.count === 0) continue;
       const buf = this.flash.read(this.base + index * this.blockSize, block.end);
-      let full = false;
       this.walk(buf, block.end, (type, id, bytes, payload, length) => {
         if (type !== TYPE_DATA || id <= cursor) return;
         if (out.length >= maxRecords || (out.length > 0 && total + length > maxBytes)) {
           full = true;
           return true;
         }
+        // Ids run on without a hole; one here is a record that went bad since it was written.
+        if (id > cursor + 1 && this.markLost(cursor + 1, id - 1)) found = index;
         out.push({ id, payload: bytes.slice(payload, payload + length) });
         total += length;
         cursor = id;
       });
       if (full) break;
     }
+    if (!full && cursor + 1 < this.next && this.markLost(cursor + 1, this.next - 1)) found = this.tail;
+    if (found >= 0) {
+      // Damage since open: the block's counts no longer hold, and nothing more goes into it.
+      const block = this.blocks[found];
+      if (block.seq !== 0 || block.state === LIVE) this.rescan(found);
+      this.recount();
+    }
     return out;
+  }
+
+  /** Recount one block's data records from flash and seal it. */
+  private rescan(index: number): void {
+    const block = this.blocks[index];
+    const buf = this.flash.read(this.base + index * this.blockSize, this.blockSize);
+    block.firstData = 0;
+    block.count = 0;
+    block.bytes = 0;
+    this.walk(buf, this.blockSize, (type, id, _b, _p, _l, size) => {
+      if (type !== TYPE_DATA) return;
+      if (block.firstData === 0) block.firstData = id;
+      block.lastId = Math.max(block.lastId, id);
+      block.count++;
+      block.bytes += size;
+    }, block.seq !== 0 ? block.firstId - 1 : 0);
+    block.end = this.blockSize;
   }
 
   /**
@@ -320,21 +375,26 @@ export class TelemetryQueue {
   consume(uptoId: number, droppedTotal?: number): void {
     if (!Number.isInteger(uptoId) || uptoId < 0) throw new RangeError(`queue: bad id ${uptoId}`);
     const floor = Math.max(this.floorId, Math.min(uptoId, this.next - 1));
-    const acked = droppedTotal === undefined ? this.dropAcked : Math.max(this.dropAcked, Math.min(droppedTotal, this.dropTotal));
+    const effective = this.dropTotal + this.lostCount();
+    const acked = droppedTotal === undefined ? this.dropAcked : Math.max(this.dropAcked, Math.min(droppedTotal, effective));
     if (floor === this.floorId && acked === this.dropAcked) return;
+    // Lost ids the floor passes become part of the persisted drop count, in the same write.
+    const dropTotal = Math.min(MAX_ID, this.dropTotal + this.lostUpTo(floor));
     const tail = this.tail >= 0 ? this.blocks[this.tail] : undefined;
     if (tail && tail.end + CHECKPOINT_SIZE <= this.blockSize) {
       const body = new Uint8Array(12);
       const view = new DataView(body.buffer);
       view.setUint32(0, floor, true);
-      view.setUint32(4, this.dropTotal, true);
+      view.setUint32(4, dropTotal, true);
       view.setUint32(8, acked, true);
       this.writeRecord(this.tail, tail.end, TYPE_CHECKPOINT, this.next, body);
       tail.end += CHECKPOINT_SIZE;
       this.floorId = floor;
+      this.dropTotal = dropTotal;
       this.dropAcked = acked;
+      this.dropLostUpTo(floor);
     } else {
-      this.startBlock(floor, this.dropTotal, acked);
+      this.startBlock(floor, dropTotal, acked);
     }
     this.recount();
   }
@@ -389,8 +449,10 @@ export class TelemetryQueue {
       if (!spare) victim = this.oldestHolding(floor, target);
     }
     if (victim >= 0) {
-      dropTotal = Math.min(MAX_ID, dropTotal + this.countAbove(victim, floor).count);
-      floor = Math.max(floor, this.blocks[victim].lastId);
+      // The caller counted lost ids up to the floor it passed; those the victim's drop passes count now.
+      const raised = Math.max(floor, this.blocks[victim].lastId);
+      dropTotal = Math.min(MAX_ID, dropTotal + this.countAbove(victim, floor).count + this.lostUpTo(raised) - this.lostUpTo(floor));
+      floor = raised;
     }
     const block = this.blocks[target];
     if (block.state !== FREE) {
@@ -426,8 +488,59 @@ export class TelemetryQueue {
     this.tail = target;
     this.floorId = floor;
     this.dropTotal = dropTotal;
-    this.dropAcked = Math.min(dropAcked, dropTotal);
+    this.dropLostUpTo(floor);
+    this.dropAcked = Math.min(dropAcked, dropTotal + this.lostCount());
     if (victim >= 0) this.recount();
+  }
+
+  // ---- lost ids ----
+
+  private lostCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.lost.length; i += 2) n += this.lost[i + 1] - this.lost[i] + 1;
+    return n;
+  }
+
+  /** Lost ids at or below `id`. */
+  private lostUpTo(id: number): number {
+    let n = 0;
+    for (let i = 0; i < this.lost.length && this.lost[i] <= id; i += 2) n += Math.min(id, this.lost[i + 1]) - this.lost[i] + 1;
+    return n;
+  }
+
+  private dropLostUpTo(id: number): void {
+    const kept: number[] = [];
+    for (let i = 0; i < this.lost.length; i += 2) {
+      if (this.lost[i + 1] <= id) continue;
+      kept.push(Math.max(this.lost[i], id + 1), this.lost[i + 1]);
+    }
+    this.lost = kept;
+  }
+
+  /** Record ids `from..to` (above the floor) as lost; true when any was not known lost yet. */
+  private markLost(from: number, to: number): boolean {
+    from = Math.max(from, this.floorId + 1);
+    if (from > to) return false;
+    const before = this.lostCount();
+    const pairs: number[] = [];
+    let placed = false;
+    for (let i = 0; i < this.lost.length; i += 2) {
+      const a = this.lost[i];
+      const b = this.lost[i + 1];
+      if (b + 1 < from || a > to + 1) {
+        if (!placed && a > to + 1) {
+          pairs.push(from, to);
+          placed = true;
+        }
+        pairs.push(a, b);
+      } else {
+        from = Math.min(from, a);
+        to = Math.max(to, b);
+      }
+    }
+    if (!placed) pairs.push(from, to);
+    this.lost = pairs;
+    return this.lostCount() !== before;
   }
 
   /** The oldest LIVE block other than `except` that still holds records above `floor`. */
@@ -443,34 +556,79 @@ export class TelemetryQueue {
   // ---- reading ----
 
   /**
-   * Visit each valid record of `buf[BLOCK_HEADER_SIZE..limit)`. Stops at erased
-   * flash (end) or at the first invalid bytes (sealed: end = block size), or when
-   * `visit` returns true. Data ids must rise within a block.
+   * Visit each valid record of `buf[BLOCK_HEADER_SIZE..limit)`, in order, until
+   * erased flash (the end) or `visit` returns true. Bytes that are neither are
+   * skipped 4 at a time until the next valid record (resynchronisation); the
+   * block is then sealed. Data ids must rise within a block, above `before`
+   * (the id before the block's first, or 0 when unknown).
    */
-  private walk(buf: Uint8Array, limit: number, visit: Visit): Walk {
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  private walk(buf: Uint8Array, limit: number, visit: Visit, before = 0): Walk {
     let p = BLOCK_HEADER_SIZE;
-    let lastData = 0;
+    let lastData = before;
+    let bad = -1; // start of the damaged bytes being skipped
+    let damaged = false;
     while (p + RECORD_HEADER_SIZE <= limit) {
-      if (erased(buf, p, p + RECORD_HEADER_SIZE)) {
-        return erased(buf, p, limit) ? { end: p, sealed: false } : { end: this.blockSize, sealed: true };
+      if (erased(buf, p, p + RECORD_HEADER_SIZE) && erased(buf, p, limit)) break;
+      const length = this.validAt(buf, p, limit, lastData);
+      if (length < 0) {
+        if (bad < 0) bad = p;
+        damaged = true;
+        p += 4;
+        continue;
       }
+      bad = -1;
       const type = buf[p];
-      const length = view.getUint16(p + 2, true);
-      const id = view.getUint32(p + 4, true);
-      const body = p + RECORD_HEADER_SIZE;
-      const valid = (type === TYPE_DATA || (type === TYPE_CHECKPOINT && length === 12)) &&
-        buf[p + 1] === FORMAT && body + length <= limit &&
-        view.getUint32(p + 8, true) === crc32(buf, body, body + length, crc32(buf, p, p + 8)) &&
-        (type !== TYPE_DATA || id > lastData);
-      if (!valid) return { end: this.blockSize, sealed: true };
+      const id = readU32(buf, p + 4);
       const size = align(RECORD_HEADER_SIZE + length);
       if (type === TYPE_DATA) lastData = id;
-      if (visit(type, id, buf, body, length, size)) return { end: p, sealed: false };
+      if (visit(type, id, buf, p + RECORD_HEADER_SIZE, length, size)) return { end: p, sealed: false, damaged, lostTailId: 0 };
       p += size;
     }
-    // Fewer bytes left than a record header: full (any stray bytes there are harmless).
-    return { end: Math.min(p, this.blockSize), sealed: false };
+    if (!damaged) {
+      // Fewer bytes left than a record header: full (any stray bytes there are harmless).
+      return { end: Math.min(p, this.blockSize), sealed: false, damaged, lostTailId: 0 };
+    }
+    return { end: this.blockSize, sealed: true, damaged, lostTailId: bad < 0 ? 0 : this.completeBadRecord(buf, bad, limit, lastData) };
+  }
+
+  /** Payload length of a valid record at `p` (type, format, bounds, CRC, rising data id), or -1. */
+  private validAt(buf: Uint8Array, p: number, limit: number, lastData: number): number {
+    const type = buf[p];
+    const length = buf[p + 2] | (buf[p + 3] << 8);
+    const body = p + RECORD_HEADER_SIZE;
+    if (!(type === TYPE_DATA || (type === TYPE_CHECKPOINT && length === 12)) || buf[p + 1] !== FORMAT || body + length > limit) return -1;
+    if (type === TYPE_DATA && readU32(buf, p + 4) <= lastData) return -1;
+    return readU32(buf, p + 8) === crc32(buf, body, body + length, crc32(buf, p, p + 8)) ? length : -1;
+  }
+
+  /**
+   * The id of the data record at `p`, the last written bytes of its block,
+   * that failed its CRC when it is complete (not a torn write, which is a
+   * prefix of the record followed by erased bytes); 0 when it is torn. A
+   * record whose last byte was written is complete; one that ends in 0xFF is
+   * complete when one flipped bit before that erased end explains its CRC
+   * failure (tried for records up to 64 bytes: every sample). An id that a flip made implausible is taken
+   * as the next after `lastData`.
+   */
+  private completeBadRecord(buf: Uint8Array, p: number, limit: number, lastData: number): number {
+    let record = buf.slice(p, Math.min(limit, p + 64));
+    const length = record[2] | (record[3] << 8);
+    const end = p + RECORD_HEADER_SIZE + length;
+    let complete = record[0] === TYPE_DATA && record[1] === FORMAT && end <= limit && buf[end - 1] !== 0xff;
+    if (!complete && record.length >= RECORD_HEADER_SIZE) {
+      // Bits in the trailing erased run may be where a write stopped: they do not count as flips.
+      let written = record.length;
+      while (written > 0 && record[written - 1] === 0xff) written--;
+      for (let bit = 0; bit < written * 8 && !complete; bit++) {
+        record[bit >> 3] ^= 1 << (bit & 7);
+        complete = this.validAt(record, 0, record.length, 0) >= 0 && record[0] === TYPE_DATA;
+        if (!complete) record[bit >> 3] ^= 1 << (bit & 7);
+      }
+    }
+    if (!complete) return 0;
+    const id = readU32(record, 4);
+    const most = lastData + Math.floor(this.blockSize / (RECORD_HEADER_SIZE + 4));
+    return id > lastData && id <= most ? id : lastData + 1;
   }
 
   /** Data records of one block with ids above `floor`. */
@@ -507,11 +665,13 @@ export class TelemetryQueue {
   }
 
   /**
-   * Scan the region. Pass 1 reads every block header; pass 2 reads and walks
-   * only the blocks that can hold unconsumed records (a block whose successor
-   * starts at or below the floor recorded in the headers holds none, and its
-   * checkpoints are superseded by that later header) and checks that blocks
-   * with an erased header are erased throughout.
+   * Scan the region. Pass 1 reads every block header, and salvages a block
+   * whose header is bad but whose body holds valid records; pass 2 reads and
+   * walks only the blocks that can hold unconsumed records (a block whose
+   * successor starts at or below the floor recorded in the headers holds none,
+   * and its checkpoints are superseded by that later header) and checks that
+   * blocks with an erased header are erased throughout. Then every id between
+   * the floor and the next id that no valid record carries is marked lost.
    */
   private recover(): void {
     const size = this.blockSize;
@@ -520,13 +680,54 @@ export class TelemetryQueue {
     let dropAcked = 0;
     let next = 1;
     let maxSeq = 0;
+    /** Data ids seen, per block: walked blocks only, in the order walked. */
+    const seen: number[][] = [];
+    const walkBlock = (block: Block, buf: Uint8Array, ids: number[]): Walk => {
+      const walked = this.walk(buf, size, (type, id, bytes, payload, _length, recordSize) => {
+        if (type === TYPE_CHECKPOINT) {
+          const v = new DataView(bytes.buffer, bytes.byteOffset + payload, 12);
+          floor = Math.max(floor, v.getUint32(0, true));
+          dropTotal = Math.max(dropTotal, v.getUint32(4, true));
+          dropAcked = Math.max(dropAcked, v.getUint32(8, true));
+          next = Math.max(next, id);
+          if (block.firstId === 0) block.firstId = id;
+          return;
+        }
+        if (block.firstId === 0) block.firstId = id;
+        if (block.firstData === 0) block.firstData = id;
+        block.lastId = id;
+        block.count++;
+        block.bytes += recordSize;
+        ids.push(id);
+      }, block.firstId > 0 ? block.firstId - 1 : 0);
+      block.end = walked.end;
+      // Bytes after the last record that are not erased flash: never append into them.
+      if (block.end < size && block.end + RECORD_HEADER_SIZE <= size && !erased(buf, block.end, size)) block.end = size;
+      next = Math.max(next, block.lastId + 1, walked.lostTailId + 1);
+      return walked;
+    };
+    const salvaged = new Map<number, number[]>();
     for (let index = 0; index < this.blockCount; index++) {
       const block: Block = { state: DIRTY, seq: 0, firstId: 0, firstData: 0, lastId: 0, count: 0, bytes: 0, end: size };
       this.blocks.push(block);
       const head = this.flash.read(this.base + index * size, BLOCK_HEADER_SIZE);
       const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
       if (view.getUint32(0, true) !== BLOCK_MAGIC || view.getUint32(24, true) !== crc32(head, 0, 24)) {
-        if (erased(head, 0, BLOCK_HEADER_SIZE)) block.state = FREE; // checked throughout below
+        if (erased(head, 0, BLOCK_HEADER_SIZE)) {
+          block.state = FREE; // checked throughout below
+          continue;
+        }
+        // A damaged header: the records still carry their own ids and CRCs.
+        const ids: number[] = [];
+        walkBlock(block, this.flash.read(this.base + index * size, size), ids);
+        if (block.firstId > 0) {
+          block.state = LIVE; // sequence 0 marks it salvaged; it is never appended to
+          block.end = size;
+          if (block.lastId === 0) block.lastId = block.firstId - 1;
+          salvaged.set(index, ids);
+        } else {
+          block.firstData = block.lastId = block.count = block.bytes = 0;
+        }
         continue;
       }
       block.state = LIVE;
@@ -547,32 +748,19 @@ export class TelemetryQueue {
     const headerFloor = floor;
     for (let k = 0; k < this.order.length; k++) {
       const block = this.blocks[this.order[k]];
+      const early = salvaged.get(this.order[k]);
+      if (early) {
+        seen.push(early);
+        continue;
+      }
       const successor = k + 1 < this.order.length ? this.blocks[this.order[k + 1]] : undefined;
       if (successor && successor.firstId > block.firstId && successor.firstId - 1 <= headerFloor) {
         block.lastId = successor.firstId - 1; // an upper bound, and at or below the floor
         continue;
       }
-      const buf = this.flash.read(this.base + this.order[k] * size, size);
-      const walked = this.walk(buf, size, (type, id, bytes, payload, _length, recordSize) => {
-        if (type === TYPE_CHECKPOINT) {
-          const v = new DataView(bytes.buffer, bytes.byteOffset + payload, 12);
-          floor = Math.max(floor, v.getUint32(0, true));
-          dropTotal = Math.max(dropTotal, v.getUint32(4, true));
-          dropAcked = Math.max(dropAcked, v.getUint32(8, true));
-          next = Math.max(next, id);
-          return;
-        }
-        if (id < block.firstId) return true; // not this block's: treat like corruption below
-        if (block.firstData === 0) block.firstData = id;
-        block.lastId = id;
-        block.count++;
-        block.bytes += recordSize;
-      });
-      block.end = walked.end;
-      // Bytes after the last record that are not erased flash (a torn write, a
-      // foreign record): never append into them.
-      if (block.end < size && block.end + RECORD_HEADER_SIZE <= size && !erased(buf, block.end, size)) block.end = size;
-      next = Math.max(next, block.lastId + 1);
+      const ids: number[] = [];
+      walkBlock(block, this.flash.read(this.base + this.order[k] * size, size), ids);
+      seen.push(ids);
     }
     for (let index = 0; index < this.blockCount; index++) {
       const block = this.blocks[index];
@@ -583,38 +771,39 @@ export class TelemetryQueue {
     this.tail = this.order.length ? this.order[this.order.length - 1] : -1;
     this.nextSeq = (maxSeq + 1) >>> 0;
     this.next = Math.max(next, floor + 1);
-    // Ids between the floor and the oldest surviving record vanished without a
-    // count (only content this code did not write can do that): count them now.
-    let oldest = 0;
-    for (const index of this.order) {
-      const block = this.blocks[index];
-      if (block.count === 0 || block.lastId <= floor) continue;
-      const first = Math.max(block.firstData, floor + 1);
-      if (oldest === 0 || first < oldest) oldest = first;
-    }
-    if (oldest > floor + 1) {
-      dropTotal = Math.min(MAX_ID, dropTotal + oldest - floor - 1);
-      floor = oldest - 1;
-    }
     this.floorId = floor;
     this.dropTotal = dropTotal;
-    this.dropAcked = Math.min(dropAcked, dropTotal);
+    // Ids run on without a hole while the device runs (a torn record's id goes
+    // to the next append), so every id up to `next - 1` without a valid record
+    // is lost: before the oldest record, between records, after the newest.
+    let previous = floor;
+    for (const ids of seen) {
+      for (const id of ids) {
+        if (id > previous + 1) this.markLost(previous + 1, id - 1);
+        if (id > previous) previous = id;
+      }
+    }
+    if (this.next - 1 > previous) this.markLost(previous + 1, this.next - 1);
+    this.dropAcked = Math.min(dropAcked, dropTotal + this.lostCount());
     this.recount();
   }
 
   // ---- deep-sleep fast path ----
 
   /**
-   * The queue's RAM state (80 + 44 bytes a block + 4: 788 bytes for 16 blocks) for RTC memory. Take
-   * it just before deep sleep: any flash change after it makes `resume` fall
-   * back to a scan.
+   * The queue's RAM state (80 + 44 bytes a block + 16 per range of lost ids +
+   * 4: 788 bytes for 16 blocks and no damage) for RTC memory. Take it just
+   * before deep sleep: any flash change after it makes `resume` fall back to a scan.
    */
   snapshot(): Uint8Array {
     const n = this.blockCount;
-    const bytes = new Uint8Array(SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK + 4);
+    const lostAt = SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK;
+    const bytes = new Uint8Array(lostAt + this.lost.length * 8 + 4);
     const view = new DataView(bytes.buffer);
     view.setUint32(0, SNAPSHOT_MAGIC, true);
     view.setUint16(4, n, true);
+    view.setUint16(6, this.lost.length >> 1, true);
+    this.lost.forEach((id, i) => view.setFloat64(lostAt + 8 * i, id, true));
     view.setUint32(8, this.blockSize, true);
     view.setUint32(12, this.base, true);
     view.setInt32(16, this.tail, true);
@@ -640,8 +829,11 @@ export class TelemetryQueue {
   /** Take the state from a snapshot if it is intact and still describes the flash. */
   private resume(bytes: Uint8Array): boolean {
     const n = this.blockCount;
-    if (bytes.length !== SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK + 4) return false;
+    if (bytes.length < SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK + 4) return false;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const lostAt = SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK;
+    const lostPairs = view.getUint16(6, true);
+    if (bytes.length !== lostAt + lostPairs * 16 + 4) return false;
     if (view.getUint32(0, true) !== SNAPSHOT_MAGIC || view.getUint16(4, true) !== n ||
       view.getUint32(8, true) !== this.blockSize || view.getUint32(12, true) !== this.base ||
       view.getUint32(bytes.length - 4, true) !== crc32(bytes, 0, bytes.length - 4)) return false;
@@ -658,7 +850,8 @@ export class TelemetryQueue {
       const head = this.flash.read(this.base + i * this.blockSize, BLOCK_HEADER_SIZE);
       const h = new DataView(head.buffer, head.byteOffset, head.byteLength);
       const valid = h.getUint32(0, true) === BLOCK_MAGIC && h.getUint32(24, true) === crc32(head, 0, 24);
-      if (block.state === FREE ? !erased(head, 0, BLOCK_HEADER_SIZE) : block.state === DIRTY ? valid || erased(head, 0, BLOCK_HEADER_SIZE)
+      const salvaged = block.state === LIVE && block.seq === 0;
+      if (block.state === FREE ? !erased(head, 0, BLOCK_HEADER_SIZE) : block.state === DIRTY || salvaged ? valid || erased(head, 0, BLOCK_HEADER_SIZE)
         : !valid || h.getUint32(4, true) !== block.seq || h.getUint32(8, true) !== block.firstId) return false;
       blocks.push(block);
     }
@@ -679,6 +872,8 @@ export class TelemetryQueue {
     this.tail = tail;
     this.nextSeq = view.getUint32(20, true);
     [this.next, this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes] = wide;
+    this.lost = [];
+    for (let i = 0; i < lostPairs * 2; i++) this.lost.push(view.getFloat64(lostAt + 8 * i, true));
     this.fromSnapshot = true;
     return true;
   }
