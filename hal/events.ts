@@ -11,6 +11,8 @@ export const EVENTS = Object.freeze({
   // firmware/app
   appBoot: 'app.boot',
   appConfigError: 'app.config-error',
+  /** The device table's moves (firmware/device/states.ts): {from, event, to}. */
+  appTransition: 'app.transition',
   // firmware/link
   linkTransition: 'link.transition',
   linkIllegal: 'link.illegal',
@@ -21,6 +23,9 @@ export const EVENTS = Object.freeze({
   mqttClosed: 'mqtt.closed',
   mqttMalformed: 'mqtt.malformed',
   mqttResubscribeFailed: 'mqtt.resubscribe-failed',
+  // firmware/time
+  timeSynced: 'time.synced',
+  timeRefused: 'time.refused',
   // firmware/telemetry
   telemetryAcked: 'telemetry.acked',
   telemetryPublishError: 'telemetry.publish-error',
@@ -29,6 +34,7 @@ export const EVENTS = Object.freeze({
   powerPolicy: 'power.policy',
   powerDeepSleep: 'power.deep-sleep',
   powerAwakeLimit: 'power.awake-limit',
+  powerDeepSleepRefused: 'power.deep-sleep-refused',
   // HALs (hal/moddable, and the simulator host for hal/sim)
   halBoot: 'hal.boot',
   halCredentialStore: 'hal.credential-store',

@@ -17,7 +17,7 @@ import { SeededRandom } from './device/random';
 import { SimFlash } from './flash/flash';
 import { UsageError, type Scenario } from './scenarios/scenario';
 import { scheduleFault } from './faults/faults';
-import { ENERGY_PROFILES, type EnergyProfile } from '../firmware/link/energy';
+import { ENERGY_PROFILES, type EnergyProfile } from '../firmware/power/policy';
 import type { Platform } from './energy/costs';
 import { openSecureSocket } from './net/secure';
 import { externalWorld, localWorld, modelWorld, type ExternalEndpoint, type World } from './net/world';

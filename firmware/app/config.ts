@@ -1,35 +1,31 @@
 /**
  * The device configuration: every key a user sets (through mcconfig `config`
  * on Moddable, a scenario's `config` in the simulator). `resolveConfig` fills
- * defaults and refuses a bad value with one line naming the key.
+ * defaults and refuses a bad value with one line naming the key. `DEFAULTS`
+ * is the one source of default values; manifests/app.json repeats some of
+ * them for mcconfig, and a test holds the two equal.
  */
-import type { TlsCredentials } from '../../hal/types';
+import type { LinkConfig } from '../link/config';
+import { DEFAULT_POLICY } from '../link/decide';
 import type { ProfileName } from '../mqtt/profile';
 
-export interface DeviceConfig {
-  /** MQTT client id and AWS thing name. */
-  thing: string;
-  /** Broker host name (AWS: `<prefix>-ats.iot.<region>.amazonaws.com`). */
-  endpoint: string;
-  port: number;
-  /** SNI name; default `endpoint`. */
-  serverName: string;
-  /** ALPN offered; default `["x-amzn-mqtt-ca"]` on port 443 with the aws profile, else none. */
-  alpn: string[];
-  profile: ProfileName;
-  credentials: TlsCredentials;
+export interface DeviceConfig extends LinkConfig {
   /** Telemetry topic; `{thing}` is replaced. AWS guidance: `dt/<app>/<thing>/<type>`. */
   topic: string;
   keepAliveS: number;
+  /** PUBACK deadline; 0 means twice the keepalive. */
+  pubackTimeoutMs: number;
   sampleIntervalMs: number;
   uploadIntervalMs: number;
   powerMode: 'auto' | 'always' | 'duty';
-  /** Chip, for the power policy's energy profile (firmware/link/energy.ts). */
+  /** Chip, for the power policy's energy profile (firmware/power/policy.ts). */
   chip: 'esp32' | 'esp32s3' | 'esp32c3';
-  /** SNTP servers, asked in turn. */
+  /** SNTP servers; with two or more, a time is taken only when two agree. */
   timeServers: string[];
-  /** Overrides of the network reconnect schedule (firmware/link/supervisor.ts DEFAULT_POLICY.network). */
-  backoff: { baseMs?: number; capMs?: number; jitter?: 'full' | 'none' };
+  /** When this firmware was built (ms since the epoch): no earlier time is accepted. tools/moddable/build.ts writes it. */
+  buildTimeMs: number;
+  /** Re-sync the clock after this long. */
+  timeResyncMs: number;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -40,12 +36,19 @@ export const DEFAULTS = Object.freeze({
   credentials: Object.freeze({ ca: 'root-ca.pem', certificate: 'device.pem', key: 'device.key' }),
   topic: 'dt/fieldlink/{thing}/telemetry',
   keepAliveS: 1200,
+  pubackTimeoutMs: 0,
   sampleIntervalMs: 60_000,
   uploadIntervalMs: 15 * 60_000,
   powerMode: 'auto' as const,
   chip: 'esp32' as const,
   timeServers: Object.freeze(['pool.ntp.org', 'time.google.com', 'time.cloudflare.com']),
+  // The release date of this firmware version: the floor when the build did not say.
+  buildTimeMs: Date.UTC(2026, 0, 1),
+  timeResyncMs: 86_400_000,
 });
+
+/** Every key `resolveConfig` reads: those with a default, and those derived from others when absent. */
+export const CONFIG_KEYS: readonly string[] = Object.freeze([...Object.keys(DEFAULTS), 'serverName', 'alpn', 'backoff']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -89,7 +92,7 @@ export function resolveConfig(raw: unknown): DeviceConfig {
   };
   const sampleIntervalMs = int('sampleIntervalMs', DEFAULTS.sampleIntervalMs, 1000, 86_400_000);
   const b = (r.backoff ?? {}) as Record<string, unknown>;
-  if (typeof b !== 'object' || b === null) fail('backoff', 'an object with baseMs, capMs and jitter');
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) fail('backoff', 'an object with baseMs, capMs and jitter');
   const backoff: DeviceConfig['backoff'] = {};
   for (const key of ['baseMs', 'capMs'] as const) {
     if (b[key] === undefined) continue;
@@ -101,6 +104,11 @@ export function resolveConfig(raw: unknown): DeviceConfig {
     if (b.jitter !== 'full' && b.jitter !== 'none') fail('backoff', 'jitter "full" or "none"');
     backoff.jitter = b.jitter as 'full' | 'none';
   }
+  const network = { ...DEFAULT_POLICY.network, ...backoff };
+  if (network.capMs < network.baseMs) {
+    throw new ConfigError(`config.backoff capMs (${network.capMs}) must be at least baseMs (${network.baseMs})`);
+  }
+  const keepAliveS = int('keepAliveS', DEFAULTS.keepAliveS, 0, 65535);
   return {
     thing,
     endpoint,
@@ -110,12 +118,15 @@ export function resolveConfig(raw: unknown): DeviceConfig {
     profile,
     credentials,
     topic: str('topic', DEFAULTS.topic).replace('{thing}', thing),
-    keepAliveS: int('keepAliveS', DEFAULTS.keepAliveS, 0, 65535),
+    keepAliveS,
+    pubackTimeoutMs: int('pubackTimeoutMs', DEFAULTS.pubackTimeoutMs, 0, 0x7fffffff),
     sampleIntervalMs,
     uploadIntervalMs: int('uploadIntervalMs', DEFAULTS.uploadIntervalMs, sampleIntervalMs, 7 * 86_400_000),
     powerMode,
     chip: oneOf('chip', DEFAULTS.chip, ['esp32', 'esp32s3', 'esp32c3'] as const),
     timeServers,
+    buildTimeMs: int('buildTimeMs', DEFAULTS.buildTimeMs, 0, 2 ** 48),
+    timeResyncMs: int('timeResyncMs', DEFAULTS.timeResyncMs, 60_000, 0x7fffffff),
     backoff,
   };
 }

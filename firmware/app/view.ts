@@ -3,11 +3,15 @@
  * typed contract the simulator's summary, its tests and the report read. A
  * field renamed here fails to compile where it is read.
  */
+import type { DeviceState } from '../device/states';
 import type { LinkState } from '../link/states';
 import type { QueueStats } from '../telemetry/queue';
 
 export interface FirmwareView {
   mode: 'always' | 'duty';
+  /** Where the device's own cycle is (firmware/device/states.ts). */
+  device: DeviceState;
+  /** Where the link is (firmware/link/states.ts). */
   state: LinkState;
   link: { connects: number; failures: number; backoffMs: number; transitions: number };
   mqtt: { packetsSent: number; packetsReceived: number; bytesSent: number; pings: number };
@@ -16,6 +20,8 @@ export interface FirmwareView {
   acked: number;
   publishErrors: number;
   queueErrors: number;
+  /** Accepted time syncs, readings refused as earlier than the floor, syncs where servers disagreed. */
+  time: { syncs: number; refused: number; disagreements: number };
   /** Samples taken during this boot. */
   samples: number;
   /** The queue id the next sample gets (ids rise across reboots). */

@@ -12,15 +12,12 @@ export type Failure =
   | 'timeout'
   | 'tls-network'     // handshake broken by the network, not by credentials
   | 'credentials'     // our configuration or credentials are wrong: certificate rejected either way, ALPN, CONNACK 4/5, 2
+  | 'clock'           // the server's certificate is not valid at the device's clock: the clock (or the certificate) is wrong
+  | 'time'            // no trustworthy time: no server answered, every answer was too early, or servers disagreed
   | 'broker-refused'  // CONNACK 3: server unavailable
   | 'protocol'        // the broker broke MQTT (or sent garbage)
   | 'keepalive'       // half-open link detected by a missing PINGRESP
   | 'broker-closed';  // the broker closed an established connection (includes a client-id takeover)
-
-/** Failures that retrying soon cannot fix: they take the long schedule and are reported once. */
-export function isConfigurationFault(failure: Failure): boolean {
-  return failure === 'credentials';
-}
 
 export function classifyLinkError(error: LinkError): Failure {
   switch (error.category) {
@@ -29,7 +26,7 @@ export function classifyLinkError(error: LinkError): Failure {
     case 'tcp': return 'tcp';
     case 'timeout': return 'timeout';
     case 'tls-handshake': return 'tls-network';
-    case 'tls-cert':
+    case 'tls-cert': return error.reason === 'time' ? 'clock' : 'credentials';
     case 'tls-alert':
     case 'alpn': return 'credentials';
     case 'closed': return 'broker-closed';

@@ -218,10 +218,14 @@ export class MqttClient {
     return { packetId };
   }
 
-  /** Send DISCONNECT and close; the broker then discards the will [MQTT-3.14.4-3]. */
+  /**
+   * Send DISCONNECT (the broker then discards the will [MQTT-3.14.4-3]) and
+   * end this connection. The stream is left open for its owner to `end()`
+   * gracefully, so the DISCONNECT reaches the broker before close_notify.
+   */
   disconnect(): void {
     if (this.state === 'connected') this.send({ type: 'disconnect' });
-    if (this.state === 'connecting' || this.state === 'connected') this.close('disconnected', 'closed by the device');
+    if (this.state === 'connecting' || this.state === 'connected') this.close('disconnected', 'closed by the device', undefined, undefined, undefined, true);
   }
 
   private pendingCount(): number {
@@ -405,7 +409,7 @@ export class MqttClient {
     return oldest === undefined ? undefined : after(oldest, this.pubackTimeoutMs);
   }
 
-  private close(kind: CloseKind, message: string, link?: LinkError, returnCode?: number, decode?: DecodeErrorKind): void {
+  private close(kind: CloseKind, message: string, link?: LinkError, returnCode?: number, decode?: DecodeErrorKind, keepStream = false): void {
     if (this.state !== 'connecting' && this.state !== 'connected') return;
     this.state = 'closed';
     if (this.timer !== undefined) this.options.timers.clear(this.timer);
@@ -413,7 +417,7 @@ export class MqttClient {
     this.replyDeadline = undefined;
     const stream = this.stream;
     this.stream = undefined;
-    stream?.close();
+    if (!keepStream) stream?.close();
     this.options.log?.event('mqtt.closed', { kind, message });
     this.events.onClosed?.({ kind, message, link, returnCode, decode });
   }

@@ -11,12 +11,16 @@
  *    16  u32 dropped total (cumulative)   20  u32 dropped acknowledged (cumulative)
  *    24  u32 CRC-32 of bytes 0..23
  *   records, appended at 4-byte aligned offsets, never rewritten:
- *     0  u8 type: 0xD5 data, 0xC3 checkpoint        1  u8 format (1)
+ *     0  u8 type: 0xD5 data, 0xC3 checkpoint,       1  u8 format (1)
+ *        0xA9 time note
  *     2  u16 payload length                          4  u32 id (data: the record id;
  *                                                          checkpoint: the next id)
  *     8  u32 CRC-32 of bytes 0..7 and the payload   12  payload, then 0xFF padding
  *   a checkpoint's payload is the same three counters as the header: floor,
- *   dropped total, dropped acknowledged. The rest of the block stays 0xFF.
+ *   dropped total, dropped acknowledged. A time note's payload is an f64, the
+ *   last-known-good wall time (firmware/time); the latest is written again
+ *   after each new block header, so erasing old blocks never loses it (the
+ *   newest block is never erased). The rest of the block stays 0xFF.
  *
  * Why this layout:
  * - One flash write per append (header and payload together) and one per
@@ -79,14 +83,16 @@ import { crc32 } from './crc32';
 export const BLOCK_HEADER_SIZE = 28;
 export const RECORD_HEADER_SIZE = 12;
 const CHECKPOINT_SIZE = RECORD_HEADER_SIZE + 12;
+const TIME_NOTE_SIZE = RECORD_HEADER_SIZE + 8;
 const BLOCK_MAGIC = 0x31515446;
 const TYPE_DATA = 0xd5;
 const TYPE_CHECKPOINT = 0xc3;
+const TYPE_TIME = 0xa9;
 const FORMAT = 1;
 const MAX_ID = 0xffffffff;
 
 const SNAPSHOT_MAGIC = 0x53515446; // "FTQS"
-const SNAPSHOT_HEAD = 80;
+const SNAPSHOT_HEAD = 88;
 const SNAPSHOT_BLOCK = 44;
 
 const FREE = 0;  // erased, all 0xFF
@@ -228,6 +234,8 @@ export class TelemetryQueue {
    * ascending inclusive pairs [from, to, from, to, ...]. Counted as dropped.
    */
   private lost: number[] = [];
+  /** The latest time note (0: none). */
+  private timeNote = 0;
 
   private constructor(private readonly flash: Flash, options: QueueOptions) {
     const blockSize = flash.blockSize;
@@ -237,13 +245,14 @@ export class TelemetryQueue {
     if (!Number.isInteger(first) || !Number.isInteger(count) || first < 0 || count < 2 || first + count > total) {
       throw new RangeError(`queue: blocks ${first}..${first + count - 1} do not fit a flash of ${total} blocks (need at least 2)`);
     }
-    if (blockSize < BLOCK_HEADER_SIZE + CHECKPOINT_SIZE + RECORD_HEADER_SIZE || blockSize % 4 !== 0) {
+    if (blockSize < BLOCK_HEADER_SIZE + TIME_NOTE_SIZE + CHECKPOINT_SIZE + RECORD_HEADER_SIZE || blockSize % 4 !== 0) {
       throw new RangeError(`queue: block size ${blockSize} is too small or not a multiple of 4`);
     }
     this.blockSize = blockSize;
     this.blockCount = count;
     this.base = first * blockSize;
-    this.maxPayload = Math.min(0xffff, blockSize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE);
+    // A new block may begin with a time note; the largest record still fits after it.
+    this.maxPayload = Math.min(0xffff, blockSize - BLOCK_HEADER_SIZE - TIME_NOTE_SIZE - RECORD_HEADER_SIZE);
   }
 
   /** Recover the queue from whatever the region holds. Throws only on bad options. */
@@ -279,6 +288,32 @@ export class TelemetryQueue {
       writes: this.writes,
       erases: this.erases,
     };
+  }
+
+  /** The last-known-good wall time kept with the queue, if one was saved. */
+  get savedTime(): number | undefined {
+    return this.timeNote > 0 ? this.timeNote : undefined;
+  }
+
+  /** Durably keep `wallMs` as the last-known-good time (one flash write). */
+  saveTime(wallMs: number): void {
+    if (!(Number.isFinite(wallMs) && wallMs > 0)) throw new RangeError(`queue: bad time ${wallMs}`);
+    const size = align(RECORD_HEADER_SIZE + 8);
+    if (this.tail < 0 || this.blocks[this.tail].end + size > this.blockSize) {
+      this.timeNote = wallMs;
+      this.startBlock(this.floorId, this.dropTotal, this.dropAcked); // writes the note after the header
+      return;
+    }
+    this.writeTimeNote(wallMs);
+  }
+
+  private writeTimeNote(wallMs: number): void {
+    const body = new Uint8Array(8);
+    new DataView(body.buffer).setFloat64(0, wallMs, true);
+    const tail = this.blocks[this.tail];
+    this.writeRecord(this.tail, tail.end, TYPE_TIME, this.next, body);
+    tail.end += align(RECORD_HEADER_SIZE + 8);
+    this.timeNote = wallMs;
   }
 
   /** Durably append one record; on overflow the oldest block of records is dropped and counted. */
@@ -490,6 +525,7 @@ export class TelemetryQueue {
     this.dropTotal = dropTotal;
     this.dropLostUpTo(floor);
     this.dropAcked = Math.min(dropAcked, dropTotal + this.lostCount());
+    if (this.timeNote > 0) this.writeTimeNote(this.timeNote);
     if (victim >= 0) this.recount();
   }
 
@@ -596,7 +632,7 @@ export class TelemetryQueue {
     const type = buf[p];
     const length = buf[p + 2] | (buf[p + 3] << 8);
     const body = p + RECORD_HEADER_SIZE;
-    if (!(type === TYPE_DATA || (type === TYPE_CHECKPOINT && length === 12)) || buf[p + 1] !== FORMAT || body + length > limit) return -1;
+    if (!(type === TYPE_DATA || (type === TYPE_CHECKPOINT && length === 12) || (type === TYPE_TIME && length === 8)) || buf[p + 1] !== FORMAT || body + length > limit) return -1;
     if (type === TYPE_DATA && readU32(buf, p + 4) <= lastData) return -1;
     return readU32(buf, p + 8) === crc32(buf, body, body + length, crc32(buf, p, p + 8)) ? length : -1;
   }
@@ -684,6 +720,13 @@ export class TelemetryQueue {
     const seen: number[][] = [];
     const walkBlock = (block: Block, buf: Uint8Array, ids: number[]): Walk => {
       const walked = this.walk(buf, size, (type, id, bytes, payload, _length, recordSize) => {
+        if (type === TYPE_TIME) {
+          const t = new DataView(bytes.buffer, bytes.byteOffset + payload, 8).getFloat64(0, true);
+          if (t > this.timeNote) this.timeNote = t;
+          next = Math.max(next, id);
+          if (block.firstId === 0) block.firstId = id;
+          return;
+        }
         if (type === TYPE_CHECKPOINT) {
           const v = new DataView(bytes.buffer, bytes.byteOffset + payload, 12);
           floor = Math.max(floor, v.getUint32(0, true));
@@ -791,8 +834,8 @@ export class TelemetryQueue {
   // ---- deep-sleep fast path ----
 
   /**
-   * The queue's RAM state (80 + 44 bytes a block + 16 per range of lost ids +
-   * 4: 788 bytes for 16 blocks and no damage) for RTC memory. Take it just
+   * The queue's RAM state (88 + 44 bytes a block + 16 per range of lost ids +
+   * 4: 796 bytes for 16 blocks and no damage) for RTC memory. Take it just
    * before deep sleep: any flash change after it makes `resume` fall back to a scan.
    */
   snapshot(): Uint8Array {
@@ -808,7 +851,7 @@ export class TelemetryQueue {
     view.setUint32(12, this.base, true);
     view.setInt32(16, this.tail, true);
     view.setUint32(20, this.nextSeq, true);
-    const wide = [this.next, this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes];
+    const wide = [this.next, this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes, this.timeNote];
     wide.forEach((value, i) => view.setFloat64(24 + 8 * i, value, true));
     for (let i = 0; i < n; i++) {
       const b = this.blocks[i];
@@ -865,6 +908,8 @@ export class TelemetryQueue {
     const wide: number[] = [];
     for (let i = 0; i < 7; i++) wide.push(view.getFloat64(24 + 8 * i, true));
     if (wide.some((value) => !Number.isInteger(value) || value < 0 || value > MAX_ID + 1)) return false;
+    const timeNote = view.getFloat64(80, true);
+    if (!(timeNote >= 0)) return false;
     for (const block of blocks) this.blocks.push(block);
     this.order = [];
     for (let i = 0; i < n; i++) if (blocks[i].state === LIVE) this.order.push(i);
@@ -872,6 +917,7 @@ export class TelemetryQueue {
     this.tail = tail;
     this.nextSeq = view.getUint32(20, true);
     [this.next, this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes] = wide;
+    this.timeNote = timeNote;
     this.lost = [];
     for (let i = 0; i < lostPairs * 2; i++) this.lost.push(view.getFloat64(lostAt + 8 * i, true));
     this.fromSnapshot = true;

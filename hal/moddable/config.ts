@@ -2,9 +2,8 @@
  * mc/config (the manifests' `config`, overridden by `key=value` on the mcconfig
  * command line) to the raw configuration firmware `main` takes. Pure.
  *
- * - Only keys the firmware knows are passed (those of firmware DEFAULTS plus
- *   `serverName` and `alpn`), so Wi-Fi secrets and Moddable's own keys never
- *   reach firmware code or its logs.
+ * - Only keys the firmware knows are passed (firmware CONFIG_KEYS), so Wi-Fi
+ *   secrets and Moddable's own keys never reach firmware code or its logs.
  * - mcconfig stores command-line values as strings (tools/mcmanifest.js: `port=8443`
  *   becomes "8443"), so a key whose default is a number takes a string of
  *   digits as that number.
@@ -12,16 +11,13 @@
  *   string means none. So may `sntp` (`sntp=pool.ntp.org,time.google.com`),
  *   which becomes firmware's `timeServers`.
  */
-import { DEFAULTS } from '../../firmware/app/config';
-
-/** Keys firmware reads without a default in DEFAULTS. */
-const EXTRA_KEYS = Object.freeze(['serverName', 'alpn']);
+import { CONFIG_KEYS, DEFAULTS } from '../../firmware/app/config';
 
 /** mc/config keys with another name in firmware config (`sntp=a,b` is `timeServers`). */
 const RENAMED: Readonly<Record<string, string>> = Object.freeze({ sntp: 'timeServers' });
 
 export function firmwareKeys(): string[] {
-  return [...Object.keys(DEFAULTS), ...EXTRA_KEYS];
+  return CONFIG_KEYS.slice();
 }
 
 /**

@@ -9,6 +9,7 @@ import { resolveConfig } from '../../firmware/app/config';
 import { MqttClient } from '../../firmware/mqtt/client';
 import { MqttError } from '../../firmware/mqtt/errors';
 import { LinkSupervisor } from '../../firmware/link/supervisor';
+import { DEFAULT_TIME_POLICY, Timekeeper } from '../../firmware/time/timekeeper';
 import { fromUtf8, toUtf8 } from '../../firmware/util/text';
 
 interface ProbeConfig {
@@ -45,7 +46,8 @@ export function probe(hal: Hal, raw: unknown): AppHandle {
       },
     },
   );
-  const supervisor = new LinkSupervisor(hal, config, client);
+  const time = new Timekeeper(hal.clock, config.timeServers, { ...DEFAULT_TIME_POLICY, buildTimeMs: config.buildTimeMs }, { load: () => undefined, save: () => {} });
+  const supervisor = new LinkSupervisor(hal, config, client, time);
   const tick = () => {
     for (let i = 0; i < burst && sent < count; i++) {
       const qos = p.qos ?? ((sent % 2) as 0 | 1);

@@ -20,7 +20,7 @@ import { WifiStation } from '../radio/station';
 import type { WifiTiming } from '../radio/wifi';
 import { SecureStreams, type OpenSecureSocket } from '../net/streams';
 import { EnergyMeter } from '../energy/meter';
-import type { EnergyProfile } from '../../firmware/link/energy';
+import type { EnergyProfile } from '../../firmware/power/policy';
 import type { Platform } from '../energy/costs';
 import { dispatch, joinTables, ok, type BridgeTable } from './bridge';
 import { DeviceClock } from './clock';

@@ -1,7 +1,7 @@
 /**
  * What each operation costs on the chip, as the simulator's energy meter and
  * the bench's lower bound charge it: the chip's currents (the firmware's
- * energy profile, firmware/link/energy.ts) plus the durations of the operations
+ * energy profile, firmware/power/policy.ts) plus the durations of the operations
  * a platform performs, chosen by what that platform declares it can do
  * (`PlatformCapabilities`: join kind, TLS implementation and key type,
  * resumption) and by its runtime (XS boots a JavaScript machine, a C app does
@@ -11,7 +11,7 @@
  * Three bands: `typical` (what runs), `pessimistic` and `optimistic` (the
  * sensitivity band the bench reports by pricing the same run again).
  */
-import { ENERGY_PROFILES, type EnergyProfile } from '../../firmware/link/energy';
+import { ENERGY_PROFILES, type EnergyProfile } from '../../firmware/power/policy';
 import type { PlatformCapabilities } from '../../hal/types';
 import { CAPABILITIES as SIM_CAPABILITIES } from '../../hal/sim/capabilities';
 

@@ -16,7 +16,7 @@
  * time (CPU, bytes, round trips, flash, DNS) are charged in full on top: the
  * device is awake that much longer.
  */
-import type { EnergyProfile } from '../../firmware/link/energy';
+import type { EnergyProfile } from '../../firmware/power/policy';
 import {
   airtimeCost, bestJoinKind, bootCost, chipCosts, dnsCost, eventCost, flashEraseCost, flashWriteCost, handshakeCost,
   handshakeWireBytes, joinCost, MODDABLE_PLATFORM, roundTripCost, WIRE, wireBytes, xsComputeCost,

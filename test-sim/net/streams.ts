@@ -29,7 +29,7 @@ export interface StreamsOptions {
   resolve(host: string, port: number): { host: string; port: number } | undefined;
   /** Host TLS client (net/secure.ts), injected so fault-injecting proxies can wrap it. */
   openSecureSocket: OpenSecureSocket;
-  /** Full handshake on the device, ms (firmware/link/energy.ts). */
+  /** Full handshake on the device, ms (firmware/power/policy.ts). */
   tlsHandshakeMs: number;
   /** The station is associated. */
   online(): boolean;

@@ -6,7 +6,7 @@
  */
 import type { SimResult, SimSummary } from '../sim';
 import type { RecordedEvent } from '../device/host';
-import { ENERGY_PROFILES, type EnergyProfile } from '../../firmware/link/energy';
+import { ENERGY_PROFILES, type EnergyProfile } from '../../firmware/power/policy';
 import { formatDuration } from '../cli/duration';
 import { LINK_STATES, RADIO_STATES, timeShares, type Incident, type Interval, type Timeline } from './timeline';
 

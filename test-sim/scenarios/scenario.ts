@@ -20,6 +20,7 @@
  *   dns-down        the endpoint name does not resolve
  *   connack-refused the broker answers CONNECT with return code `code` (default 3)
  */
+import { CONFIG_KEYS, ConfigError, resolveConfig } from '../../firmware/app/config';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDuration } from '../cli/duration';
@@ -82,6 +83,14 @@ export function parseScenario(raw: unknown, name: string, where = name): Scenari
   if (!Number.isInteger(devices) || (devices as number) < 1 || (devices as number) > 10000) fail('devices must be an integer from 1 to 10000');
   const config = r.config ?? {};
   if (typeof config !== 'object' || config === null || Array.isArray(config)) fail('config must be an object');
+  // The firmware's own checker, before a run: a bad value would otherwise give an idle device or a crash loop.
+  for (const key of Object.keys(config as object)) if (!CONFIG_KEYS.includes(key)) fail(`config.${key} is not a device configuration key (known: ${CONFIG_KEYS.join(', ')})`);
+  try {
+    resolveConfig(config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    fail(error.message);
+  }
   const faults = r.faults ?? [];
   if (!Array.isArray(faults)) fail('faults must be an array');
   return {

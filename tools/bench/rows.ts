@@ -65,7 +65,7 @@ export const ROWS: readonly Row[] = [
   {
     name: 'adaptive',
     recreates: 'this firmware: power policy by break-even, durable queue on flash, full-jitter backoff (firmware/)',
-    sources: ['firmware/app/main.ts', 'firmware/link/energy.ts'],
+    sources: ['firmware/app/main.ts', 'firmware/power/policy.ts'],
     app: FIRMWARE, config: {}, platform: MODDABLE_PLATFORM, autoLightSleep: true, report: 'energy',
   },
   anchorRow('esp-mqtt', ESP_IDF_PLATFORM, true,

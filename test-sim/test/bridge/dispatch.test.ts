@@ -6,7 +6,7 @@ import { joinTables, ok } from '../../device/bridge';
 import { Scheduler } from '../../clock/scheduler';
 import { SeededRandom } from '../../device/random';
 import { SimFlash } from '../../flash/flash';
-import { ENERGY_PROFILES } from '../../../firmware/link/energy';
+import { ENERGY_PROFILES } from '../../../firmware/power/policy';
 
 function host(): DeviceHost {
   return new DeviceHost({

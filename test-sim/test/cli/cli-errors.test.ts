@@ -29,6 +29,17 @@ test('a malformed scenario file is one line and exit 2', () => {
   assertUsageError(sim('--scenario', path), /duration must be a duration/);
 });
 
+test('a scenario config the firmware would refuse is one line and exit 2, before any run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scenario-'));
+  const write = (name: string, config: unknown) => {
+    writeFileSync(join(dir, name), JSON.stringify({ duration: '90s', config }));
+    return join(dir, name);
+  };
+  assertUsageError(sim('--scenario', write('port.json', { port: 'abc' })), /scenario .*port\.json: config\.port must be an integer from 1 to 65535, got "abc"/);
+  assertUsageError(sim('--scenario', write('backoff.json', { backoff: { baseMs: 5000, capMs: 1000 } })), /config\.backoff capMs \(1000\) must be at least baseMs \(5000\)/);
+  assertUsageError(sim('--scenario', write('typo.json', { keepAlive: 60 })), /config\.keepAlive is not a device configuration key/);
+});
+
 test('--help documents every option', () => {
   const r = sim('--help');
   assert.equal(r.code, 0);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CATEGORIES, EnergyMeter } from '../../energy/meter';
 import { chipCosts, handshakeCost, joinCost, MODDABLE_PLATFORM, type Platform } from '../../energy/costs';
-import { ENERGY_PROFILES } from '../../../firmware/link/energy';
+import { ENERGY_PROFILES } from '../../../firmware/power/policy';
 import type { PlatformCapabilities } from '../../../hal/types';
 
 const ESP32 = ENERGY_PROFILES.esp32;

@@ -31,6 +31,11 @@ export class FakeTime {
     },
   };
 
+  /** Drop every timer (the device halted: deep sleep, restart). */
+  clearAll(): void {
+    this.timers.clear();
+  }
+
   get pending(): number {
     return this.timers.size;
   }

@@ -1,41 +1,53 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkEvent, LinkState, TRANSITIONS, next } from '../../../firmware/link/states';
+import { DEVICE_TRANSITIONS, DeviceEvent, DeviceState, nextDeviceState } from '../../../firmware/device/states';
 
 /** The intended moves, written out once more by hand: every pair not listed must be illegal. */
 const LEGAL: Record<string, string> = {
-  'Boot/Start': 'WifiJoin', 'Boot/Idle': 'Sleep',
-  'WifiJoin/WifiUp': 'TimeSync', 'WifiJoin/WifiFailed': 'Backoff',
-  'TimeSync/TimeSynced': 'TlsConnect', 'TimeSync/TimeFailed': 'Backoff', 'TimeSync/WifiLost': 'Backoff',
-  'TlsConnect/TlsUp': 'MqttConnect', 'TlsConnect/TlsFailed': 'Backoff', 'TlsConnect/WifiLost': 'Backoff',
-  'MqttConnect/MqttUp': 'Online', 'MqttConnect/MqttFailed': 'Backoff', 'MqttConnect/WifiLost': 'Backoff',
-  'Online/LinkLost': 'Backoff', 'Online/WifiLost': 'Backoff', 'Online/Idle': 'Sleep',
-  'Backoff/BackoffDone': 'WifiJoin', 'Backoff/WifiLost': 'Backoff', 'Backoff/Idle': 'Sleep',
-  'Sleep/Wake': 'WifiJoin',
+  'Boot/Start': 'WifiJoin',
+  'WifiJoin/WifiUp': 'TimeSync', 'WifiJoin/WifiFailed': 'Backoff', 'WifiJoin/Stop': 'Sleep',
+  'TimeSync/TimeSynced': 'TlsConnect', 'TimeSync/TimeFailed': 'Backoff', 'TimeSync/WifiLost': 'Backoff', 'TimeSync/Stop': 'Sleep',
+  'TlsConnect/TlsUp': 'MqttConnect', 'TlsConnect/TlsFailed': 'Backoff', 'TlsConnect/WifiLost': 'Backoff', 'TlsConnect/Stop': 'Sleep',
+  'MqttConnect/MqttUp': 'Online', 'MqttConnect/MqttFailed': 'Backoff', 'MqttConnect/Stop': 'Sleep',
+  'Online/LinkLost': 'Backoff', 'Online/Stop': 'Closing',
+  'Backoff/BackoffDone': 'WifiJoin', 'Backoff/Stop': 'Sleep',
+  'Closing/Closed': 'Sleep',
 };
 
-test('every state/event pair: the table allows exactly the intended moves', () => {
-  let checked = 0;
+const DEVICE_LEGAL: Record<string, string> = {
+  'Boot/Rest': 'Asleep', 'Boot/Upload': 'Uploading', 'Boot/Serve': 'Serving',
+  'Uploading/Flushed': 'Leaving', 'Uploading/Backoff': 'Leaving', 'Uploading/AwakeLimit': 'Leaving',
+  'Leaving/Left': 'Asleep',
+  'Asleep/SleepRefused': 'Restarting',
+};
+
+test('every state/event pair: the link table allows exactly the intended moves', () => {
   for (const state of Object.values(LinkState)) {
-    for (const event of Object.values(LinkEvent)) {
-      assert.equal(next(state, event), LEGAL[`${state}/${event}`], `${state} + ${event}`);
-      checked++;
-    }
+    for (const event of Object.values(LinkEvent)) assert.equal(next(state, event), LEGAL[`${state}/${event}`], `${state} + ${event}`);
   }
-  assert.equal(checked, Object.keys(LinkState).length * Object.keys(LinkEvent).length);
 });
 
-test('the table is frozen and every state can reach Online', () => {
-  assert.ok(Object.isFrozen(TRANSITIONS));
-  for (const row of Object.values(TRANSITIONS)) assert.ok(Object.isFrozen(row));
-  assert.throws(() => { (TRANSITIONS as Record<string, unknown>).Online = {}; });
-  for (const start of Object.values(LinkState)) {
-    const seen = new Set<string>([start]);
-    const queue: string[] = [start];
-    while (queue.length) {
-      const s = queue.shift()! as LinkState;
-      for (const to of Object.values(TRANSITIONS[s])) if (!seen.has(to!)) { seen.add(to!); queue.push(to!); }
-    }
-    assert.ok(seen.has('Online') || start === 'Online', `${start} can reach Online`);
+test('every state/event pair: the device table allows exactly the intended moves', () => {
+  for (const state of Object.values(DeviceState)) {
+    for (const event of Object.values(DeviceEvent)) assert.equal(nextDeviceState(state, event), DEVICE_LEGAL[`${state}/${event}`], `${state} + ${event}`);
   }
+});
+
+function reachable(table: Readonly<Record<string, Readonly<Record<string, string | undefined>>>>, from: string): Set<string> {
+  const seen = new Set<string>([from]);
+  const queue = [from];
+  while (queue.length) for (const to of Object.values(table[queue.shift()!])) if (to && !seen.has(to)) { seen.add(to); queue.push(to); }
+  return seen;
+}
+
+test('both tables are frozen; every state is reachable from Boot; every connecting state can reach Online', () => {
+  for (const table of [TRANSITIONS, DEVICE_TRANSITIONS]) {
+    assert.ok(Object.isFrozen(table));
+    for (const row of Object.values(table)) assert.ok(Object.isFrozen(row));
+  }
+  assert.throws(() => { (TRANSITIONS as Record<string, unknown>).Online = {}; });
+  assert.deepEqual([...reachable(TRANSITIONS, 'Boot')].sort(), Object.values(LinkState).sort());
+  assert.deepEqual([...reachable(DEVICE_TRANSITIONS, 'Boot')].sort(), Object.values(DeviceState).sort());
+  for (const s of ['WifiJoin', 'TimeSync', 'TlsConnect', 'MqttConnect', 'Backoff']) assert.ok(reachable(TRANSITIONS, s).has('Online'), s);
 });

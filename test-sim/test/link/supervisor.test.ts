@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Hal, LinkError, SecureStreamOptions } from '../../../hal/types';
-import { LinkSupervisor, DEFAULT_POLICY } from '../../../firmware/link/supervisor';
+import { LinkSupervisor } from '../../../firmware/link/supervisor';
+import { DEFAULT_POLICY } from '../../../firmware/link/decide';
+import { DEFAULT_TIME_POLICY, Timekeeper } from '../../../firmware/time/timekeeper';
 import { MqttClient } from '../../../firmware/mqtt/client';
 import { resolveConfig } from '../../../firmware/app/config';
 import { FakeTime } from '../helpers/fake-time';
@@ -38,7 +40,8 @@ function rig() {
     onConnected: () => supervisor.mqttConnected(),
     onClosed: (r) => supervisor.mqttClosed(r),
   });
-  supervisor = new LinkSupervisor(hal, config, client);
+  const timekeeper = new Timekeeper(time.clock, ['a', 'b'], { ...DEFAULT_TIME_POLICY, buildTimeMs: 0 }, { load: () => undefined, save: () => {} });
+  supervisor = new LinkSupervisor(hal, config, client, timekeeper);
   const accept = () => client.receive(fromBroker({ cmd: 'connack', returnCode: 0, sessionPresent: false }));
   const drop = (error: LinkError = { category: 'closed', message: 'peer closed' }) => opened.at(-1)!.options.onError(error);
   const attempts = () => logs.filter(([e]) => e === 'link.backoff').map(([, f]) => f!.attempt as number);

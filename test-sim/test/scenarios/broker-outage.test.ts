@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scenario, radioOnMs, minutes } from './run';
-import { DEFAULT_POLICY } from '../../../firmware/link/supervisor';
+import { DEFAULT_POLICY } from '../../../firmware/link/decide';
 
 test('a 10-minute broker outage: only the attempts the backoff allows, radio off while waiting, back within one step', async () => {
   const { summary, events, on } = await scenario('broker-outage');
