@@ -7,7 +7,7 @@
  */
 import type { LinkConfig } from '../link/config';
 import { DEFAULT_POLICY } from '../link/decide';
-import type { ProfileName } from '../mqtt/profile';
+import { PROFILES, checkPublish, type ProfileName } from '../mqtt/profile';
 
 export interface DeviceConfig extends LinkConfig {
   /** Telemetry topic; `{thing}` is replaced. AWS guidance: `dt/<app>/<thing>/<type>`. */
@@ -109,6 +109,11 @@ export function resolveConfig(raw: unknown): DeviceConfig {
     throw new ConfigError(`config.backoff capMs (${network.capMs}) must be at least baseMs (${network.baseMs})`);
   }
   const keepAliveS = int('keepAliveS', DEFAULTS.keepAliveS, 0, 65535);
+  const topic = str('topic', DEFAULTS.topic).split('{thing}').join(thing);
+  const topicError = checkPublish(PROFILES[profile], topic, 0, 1);
+  if (topicError || (profile === 'aws' && topic.charCodeAt(0) === 0x24)) {
+    throw new ConfigError(`config.topic "${topic}": ${topicError ? topicError.message : 'a leading "$" is reserved: AWS IoT reserves $ topics'}`);
+  }
   return {
     thing,
     endpoint,
@@ -117,7 +122,7 @@ export function resolveConfig(raw: unknown): DeviceConfig {
     alpn,
     profile,
     credentials,
-    topic: str('topic', DEFAULTS.topic).replace('{thing}', thing),
+    topic,
     keepAliveS,
     pubackTimeoutMs: int('pubackTimeoutMs', DEFAULTS.pubackTimeoutMs, 0, 0x7fffffff),
     sampleIntervalMs,

@@ -28,16 +28,14 @@
  * payload limit). A sample takes at most 54 bytes of JSON with its comma, a
  * synced one with two decimals typically 27 (`[1234,1767225600000,21.37],`).
  *
- * Topic: AWS's telemetry pattern `dt/<app>/<thing>/telemetry` by default,
- * checked against the AWS limits (256 bytes, at most 7 slashes, no wildcards,
- * no `$` prefix).
+ * Topic: config `topic` (firmware/app/config.ts), AWS's telemetry pattern
+ * `dt/<app>/<thing>/telemetry`; the MQTT client checks it against the broker
+ * profile's limits before every PUBLISH.
  */
-import { PROFILES, checkPublish } from '../mqtt/profile';
 import { toUtf8 } from '../util/text';
 import { decodeSample } from './record';
 import type { TelemetryQueue } from './queue';
 
-export const DEFAULT_TOPIC = 'dt/{app}/{thing}/telemetry';
 export const DEFAULT_BATCH_BYTES = 4096;
 export const AWS_MAX_PAYLOAD = 128 * 1024;
 /** Longest JSON of one sample: `[4294967295,281474976710655,-1.2345678901234567e-308]`. */
@@ -76,15 +74,6 @@ export interface UploadBatch {
   droppedTotal: number;
   /** Cursor for a further batch sent before this one is acknowledged. */
   cursor: BatchCursor;
-}
-
-/** The telemetry topic: `{app}` and `{thing}` replaced; throws RangeError when AWS would refuse it. */
-export function telemetryTopic(vars: { app: string; thing: string }, template: string = DEFAULT_TOPIC): string {
-  const topic = template.split('{app}').join(vars.app).split('{thing}').join(vars.thing);
-  if (topic.charCodeAt(0) === 0x24) throw new RangeError(`topic "${topic}" starts with "$", which AWS IoT reserves`);
-  const error = checkPublish(PROFILES.aws, topic, 0, 1);
-  if (error) throw new RangeError(`topic "${topic}": ${error.message}`);
-  return topic;
 }
 
 function num(value: number): string {

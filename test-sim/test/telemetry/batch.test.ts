@@ -7,7 +7,8 @@ import type { Clock, Sensor } from '../../../hal/types';
 import { TelemetryQueue } from '../../../firmware/telemetry/queue';
 import { decodeSample, encodeSample } from '../../../firmware/telemetry/record';
 import { Sampler } from '../../../firmware/telemetry/sampler';
-import { AWS_MAX_PAYLOAD, batchDue, buildBatch, telemetryTopic } from '../../../firmware/telemetry/batch';
+import { AWS_MAX_PAYLOAD, batchDue, buildBatch } from '../../../firmware/telemetry/batch';
+import { resolveConfig } from '../../../firmware/app/config';
 
 const T0 = Date.UTC(2026, 0, 1);
 const smallFlash = () => new SimFlash({ byteLength: 4 * 1024, blockSize: 1024 });
@@ -144,11 +145,12 @@ test('a batch is due when the oldest unsent sample is old enough, or a batch is 
   assert.equal(batchDue(queue, { wallMs: undefined, waitedMs: 1e9 }, {}, cursor), false, 'everything is in flight');
 });
 
-test('the telemetry topic follows AWS guidance and limits', () => {
-  assert.equal(telemetryTopic({ app: 'fieldlink', thing: 'dev-1' }), 'dt/fieldlink/dev-1/telemetry');
-  assert.equal(telemetryTopic({ app: 'a', thing: 'b' }, 'dt/{app}/site-3/{thing}/env'), 'dt/a/site-3/b/env');
-  assert.throws(() => telemetryTopic({ app: 'a', thing: 'x'.repeat(250) }), /256/);
-  assert.throws(() => telemetryTopic({ app: 'a/b/c/d', thing: 'e/f/g' }), /slashes/);
-  assert.throws(() => telemetryTopic({ app: 'a', thing: '+' }), /\+ or #/);
-  assert.throws(() => telemetryTopic({ app: 'a', thing: 'b' }, '$aws/things/{thing}/x'), /reserves/);
+test('the telemetry topic is checked against the broker profile when the configuration is read', () => {
+  assert.equal(resolveConfig({ thing: 'dev-1' }).topic, 'dt/fieldlink/dev-1/telemetry');
+  assert.equal(resolveConfig({ thing: 'b', topic: 'dt/a/site-3/{thing}/env' }).topic, 'dt/a/site-3/b/env');
+  assert.throws(() => resolveConfig({ thing: 'x'.repeat(250) }), /config\.topic .*256/);
+  assert.throws(() => resolveConfig({ topic: 'a/b/c/d/e/f/g/h/{thing}' }), /config\.topic .*slashes/);
+  assert.throws(() => resolveConfig({ thing: '+' }), /config\.topic .*\+ or #/);
+  assert.throws(() => resolveConfig({ topic: '$aws/things/{thing}/x' }), /config\.topic .*reserves/);
+  assert.equal(resolveConfig({ profile: 'generic', topic: 'a/b/c/d/e/f/g/h/i' }).topic, 'a/b/c/d/e/f/g/h/i');
 });
