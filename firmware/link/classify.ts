@@ -49,7 +49,6 @@ export function classifyClose(reason: CloseReason): Failure {
     case 'session-present':
     case 'unknown-packet-id':
     case 'suback-mismatch':
-    case 'server-sent-client-packet':
     case 'qos2-refused':
     case 'qos2-limit':
     case 'send-failed': return 'protocol';

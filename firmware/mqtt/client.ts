@@ -336,10 +336,9 @@ export class MqttClient {
         this.events.onUnsubscribed?.(packet.packetId);
         return;
       }
-      case 'pingresp':
-        return;
       default:
-        this.close('server-sent-client-packet', `broker sent ${packet.type.toUpperCase()}, which only a client may send`);
+        // PINGRESP: any packet already proved the link alive. Client-only packets never decode here (decoder.ts).
+        return;
     }
   }
 

@@ -17,8 +17,8 @@
  *   `reset()`, which also drops the rest of the chunk being pushed; it may not
  *   call `push`.
  */
-import type { ConnectPacket, Packet, QoS, SubackReturnCode, Subscription } from './packets';
-import { isTopicFilter, isTopicName } from './packets';
+import type { Packet, QoS, SubackReturnCode } from './packets';
+import { isTopicName } from './packets';
 import type { DecodeErrorKind } from './errors';
 import { MqttError } from './errors';
 import { MAX_REMAINING_LENGTH } from './codec';
@@ -32,7 +32,7 @@ export interface MqttDecoderOptions {
   maxPacketSize: number;
 }
 
-const NAMES = [
+export const NAMES = [
   'reserved', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP',
   'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'reserved',
 ] as const;
@@ -57,9 +57,9 @@ export class MqttDecoder {
   private busy = false;
   private generation = 0;
   /** Cursor over the body being parsed. */
-  private src: Uint8Array;
-  private pos = 0;
-  private end = 0;
+  protected src: Uint8Array;
+  protected pos = 0;
+  protected end = 0;
 
   constructor(options: MqttDecoderOptions) {
     const max = options?.maxPacketSize;
@@ -198,7 +198,7 @@ export class MqttDecoder {
   private parse(): Packet {
     const first = this.first;
     switch (first >> 4) {
-      case 1: return this.parseConnect();
+      case 1: case 8: case 10: case 12: case 14: return this.clientPacket(first >> 4);
       case 2: {
         const flags = this.u8();
         const returnCode = this.u8();
@@ -224,19 +224,6 @@ export class MqttDecoder {
       case 5: return { type: 'pubrec', packetId: this.packetId() };
       case 6: return { type: 'pubrel', packetId: this.packetId() };
       case 7: return { type: 'pubcomp', packetId: this.packetId() };
-      case 8: {
-        const packetId = this.packetId();
-        const subscriptions: Subscription[] = [];
-        do {
-          const topic = this.string('topic filter');
-          if (!isTopicFilter(topic)) throw fail('bad-topic', 'SUBSCRIBE topic filter is invalid [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1]');
-          const options = this.u8();
-          if (options & 0xfc) throw fail('bad-flags', 'SUBSCRIBE options bits 7-2 are reserved [MQTT-3-8.3-4]');
-          if ((options & 3) === 3) throw fail('bad-qos', 'SUBSCRIBE requested QoS 3 [MQTT-3-8.3-4]');
-          subscriptions.push({ topic, qos: options as QoS });
-        } while (this.pos < this.end);
-        return { type: 'subscribe', packetId, subscriptions };
-      }
       case 9: {
         const packetId = this.packetId();
         const granted: SubackReturnCode[] = [];
@@ -247,74 +234,28 @@ export class MqttDecoder {
         } while (this.pos < this.end);
         return { type: 'suback', packetId, granted };
       }
-      case 10: {
-        const packetId = this.packetId();
-        const topics: string[] = [];
-        do {
-          const topic = this.string('topic filter');
-          if (!isTopicFilter(topic)) throw fail('bad-topic', 'UNSUBSCRIBE topic filter is invalid [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1]');
-          topics.push(topic);
-        } while (this.pos < this.end);
-        return { type: 'unsubscribe', packetId, topics };
-      }
       case 11: return { type: 'unsuback', packetId: this.packetId() };
-      // Remaining length is exactly 0 for these (checkLength).
-      case 12: return { type: 'pingreq' };
-      case 13: return { type: 'pingresp' };
-      default: return { type: 'disconnect' };
+      // PINGRESP: remaining length exactly 0 (checkLength).
+      default: return { type: 'pingresp' };
     }
   }
 
-  private parseConnect(): ConnectPacket {
-    // Protocol name "MQTT" [MQTT-3.1.2-1] and level 4 [MQTT-3.1.2-2].
-    const nameLength = this.u16();
-    if (nameLength !== 4) throw fail('bad-protocol', 'CONNECT protocol name is not "MQTT" [MQTT-3.1.2-1]');
-    const s = this.src;
-    const p = this.pos;
-    if (this.end - p < 4) throw fail('bad-length', 'CONNECT ends inside the protocol name');
-    if (s[p] !== 0x4d || s[p + 1] !== 0x51 || s[p + 2] !== 0x54 || s[p + 3] !== 0x54) {
-      throw fail('bad-protocol', 'CONNECT protocol name is not "MQTT" [MQTT-3.1.2-1]');
-    }
-    this.pos += 4;
-    const level = this.u8();
-    if (level !== 4) throw fail('bad-protocol', `CONNECT protocol level ${level} is not 4 [MQTT-3.1.2-2]`);
-    const flags = this.u8();
-    if (flags & 0x01) throw fail('bad-flags', 'CONNECT reserved flag is set [MQTT-3.1.2-3]');
-    const hasWill = (flags & 0x04) !== 0;
-    const willQos = (flags >> 3) & 3;
-    const willRetain = (flags & 0x20) !== 0;
-    if (!hasWill && (willQos !== 0 || willRetain)) {
-      throw fail('bad-flags', 'CONNECT will QoS or retain without a will [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-15]');
-    }
-    if (willQos === 3) throw fail('bad-qos', 'CONNECT will QoS 3 [MQTT-3.1.2-14]');
-    const hasUsername = (flags & 0x80) !== 0;
-    const hasPassword = (flags & 0x40) !== 0;
-    if (hasPassword && !hasUsername) throw fail('bad-flags', 'CONNECT password without user name [MQTT-3.1.2-22]');
-    const packet: ConnectPacket = {
-      type: 'connect',
-      clientId: '',
-      cleanSession: (flags & 0x02) !== 0,
-      keepAlive: this.u16(),
-    };
-    // Payload order [MQTT-3.1.3-1].
-    packet.clientId = this.string('client id');
-    if (hasWill) {
-      const topic = this.string('will topic');
-      if (!isTopicName(topic)) throw fail('bad-topic', 'CONNECT will topic is empty or has wildcards [MQTT-4.7.1-1] [MQTT-4.7.3-1]');
-      packet.will = { topic, payload: this.binary(), qos: willQos as QoS, retain: willRetain };
-    }
-    if (hasUsername) packet.username = this.string('user name');
-    if (hasPassword) packet.password = this.binary();
-    if (this.pos !== this.end) throw fail('bad-length', `CONNECT has ${this.end - this.pos} bytes after its last field`);
-    return packet;
+  /**
+   * A packet only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
+   * DISCONNECT): a device never accepts one from its broker. The broker side
+   * of the codec lives with the tests (test-sim/test/mqtt/broker-codec.ts),
+   * which parse them by overriding this method.
+   */
+  protected clientPacket(type: number): Packet {
+    throw fail('client-packet', `${NAMES[type]} is a packet only a client sends`);
   }
 
-  private u8(): number {
+  protected u8(): number {
     if (this.pos >= this.end) throw fail('bad-length', `${NAMES[this.first >> 4]} ends inside a field`);
     return this.src[this.pos++];
   }
 
-  private u16(): number {
+  protected u16(): number {
     if (this.end - this.pos < 2) throw fail('bad-length', `${NAMES[this.first >> 4]} ends inside a field`);
     const value = (this.src[this.pos] << 8) | this.src[this.pos + 1];
     this.pos += 2;
@@ -322,14 +263,14 @@ export class MqttDecoder {
   }
 
   /** A non-zero packet identifier [MQTT-2.3.1-1] [MQTT-2.3.1-6] [MQTT-2.3.1-7]. */
-  private packetId(): number {
+  protected packetId(): number {
     const id = this.u16();
     if (id === 0) throw fail('bad-packet-id', `${NAMES[this.first >> 4]} packet identifier is 0 [MQTT-2.3.1-1]`);
     return id;
   }
 
   /** A length-prefixed UTF-8 string (§1.5.3). */
-  private string(what: string): string {
+  protected string(what: string): string {
     const n = this.u16();
     if (this.end - this.pos < n) throw fail('bad-length', `${NAMES[this.first >> 4]} ${what} runs past the packet`);
     const s = utf8Read(this.src, this.pos, this.pos + n);
@@ -339,7 +280,7 @@ export class MqttDecoder {
   }
 
   /** Length-prefixed binary data, copied. */
-  private binary(): Uint8Array {
+  protected binary(): Uint8Array {
     const n = this.u16();
     if (this.end - this.pos < n) throw fail('bad-length', `${NAMES[this.first >> 4]} field runs past the packet`);
     const bytes = this.src.slice(this.pos, this.pos + n);
@@ -348,9 +289,9 @@ export class MqttDecoder {
   }
 }
 
-type DecodeError = MqttError<DecodeErrorKind>;
+export type DecodeError = MqttError<DecodeErrorKind>;
 
-function fail(kind: DecodeErrorKind, message: string): DecodeError {
+export function fail(kind: DecodeErrorKind, message: string): DecodeError {
   return new MqttError(kind, message);
 }
 

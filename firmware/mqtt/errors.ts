@@ -18,7 +18,8 @@ export type DecodeErrorKind =
   | 'bad-topic'            // empty topic, or wildcards where they are not allowed (§4.7)
   | 'bad-packet-id'        // packet identifier 0 [MQTT-2.3.1-1]
   | 'bad-length'           // remaining length disagrees with the packet's fields
-  | 'bad-protocol'         // CONNECT protocol name or level is not MQTT 3.1.1 [MQTT-3.1.2-1] [MQTT-3.1.2-2]
+  | 'client-packet'        // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ or DISCONNECT: only a client sends these (§3)
+  | 'bad-protocol'         // CONNECT protocol name or level is not MQTT 3.1.1 [MQTT-3.1.2-1] [MQTT-3.1.2-2] (broker side, tests)
   | 'handler-threw';       // the onPacket callback threw; the stream position is lost
 
 export type RefusalKind =
@@ -48,7 +49,6 @@ export type CloseKind =
   | 'session-present'      // session present after a clean-session request [MQTT-3.2.2-1]
   | 'unknown-packet-id'    // PUBACK, PUBREC, PUBCOMP, SUBACK or UNSUBACK for an id the client never sent or already settled (§4.3, §3.9, §3.11)
   | 'suback-mismatch'      // SUBACK does not answer every filter [MQTT-3.9.3-1]
-  | 'server-sent-client-packet' // CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ or DISCONNECT from the broker (§3)
   | 'qos2-refused'         // QoS 2 (PUBLISH or PUBREL) from a broker whose profile has none (AWS IoT Core)
   | 'qos2-limit'           // more incoming QoS 2 messages awaiting PUBREL than the profile's bound
   // The device or the link below.

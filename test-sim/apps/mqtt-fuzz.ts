@@ -9,8 +9,8 @@
  * report on every engine that runs the decoder correctly.
  */
 import type { AppHandle, Hal } from '../../hal/types';
-import { encode } from '../../firmware/mqtt/codec';
-import { MqttDecoder } from '../../firmware/mqtt/decoder';
+import { encode } from '../test/mqtt/broker-codec';
+import { MqttDecoder } from '../test/mqtt/broker-codec';
 import { MqttError } from '../../firmware/mqtt/errors';
 import type { Packet } from '../../firmware/mqtt/packets';
 import { FrameGenerator, pushInPieces } from '../test/mqtt/fuzz-frames';

@@ -66,7 +66,27 @@ export function loadScenario(nameOrPath: string): Scenario {
   } catch (error) {
     throw new UsageError(`scenario ${path} is not valid JSON: ${(error as Error).message}`);
   }
-  return parseScenario(raw, basename(path, '.json'), path);
+  const scenario = parseScenario(raw, basename(path, '.json'), path);
+  checkDeviceConfig(scenario, path);
+  return scenario;
+}
+
+/**
+ * A scenario file's `config` is the firmware's: checked with the firmware's own
+ * checker (and for unknown keys) before a run, since a bad value would
+ * otherwise give an idle device or a crash loop. Test apps with their own
+ * config build scenarios with `parseScenario` and skip this.
+ */
+export function checkDeviceConfig(scenario: Scenario, where = scenario.name): void {
+  for (const key of Object.keys(scenario.config)) {
+    if (!CONFIG_KEYS.includes(key)) throw new UsageError(`scenario ${where}: config.${key} is not a device configuration key (known: ${CONFIG_KEYS.join(', ')})`);
+  }
+  try {
+    resolveConfig(scenario.config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new UsageError(`scenario ${where}: ${error.message}`);
+  }
 }
 
 export function parseScenario(raw: unknown, name: string, where = name): Scenario {
@@ -83,14 +103,7 @@ export function parseScenario(raw: unknown, name: string, where = name): Scenari
   if (!Number.isInteger(devices) || (devices as number) < 1 || (devices as number) > 10000) fail('devices must be an integer from 1 to 10000');
   const config = r.config ?? {};
   if (typeof config !== 'object' || config === null || Array.isArray(config)) fail('config must be an object');
-  // The firmware's own checker, before a run: a bad value would otherwise give an idle device or a crash loop.
-  for (const key of Object.keys(config as object)) if (!CONFIG_KEYS.includes(key)) fail(`config.${key} is not a device configuration key (known: ${CONFIG_KEYS.join(', ')})`);
-  try {
-    resolveConfig(config);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    fail(error.message);
-  }
+
   const faults = r.faults ?? [];
   if (!Array.isArray(faults)) fail('faults must be an array');
   return {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as mqtt from 'mqtt-packet';
 import type { Packet, QoS, SubackReturnCode } from '../../../firmware/mqtt/packets';
-import { encode, sizeOf } from '../../../firmware/mqtt/codec';
-import { MqttDecoder } from '../../../firmware/mqtt/decoder';
+import { encode, sizeOf } from './broker-codec';
+import { MqttDecoder } from './broker-codec';
 
 const MAX_PACKET = 1 << 22;
 

@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Packet } from '../../../firmware/mqtt/packets';
-import { encode, remainingLengthSize, sizeOf } from '../../../firmware/mqtt/codec';
-import { MqttDecoder } from '../../../firmware/mqtt/decoder';
+import { remainingLengthSize } from '../../../firmware/mqtt/codec';
+import { encode, sizeOf } from './broker-codec';
+import { MqttDecoder } from './broker-codec';
 
 function decodeAll(bytes: Uint8Array): Packet[] {
   const decoder = new MqttDecoder({ maxPacketSize: 4096 });

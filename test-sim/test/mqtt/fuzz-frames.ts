@@ -9,7 +9,7 @@
  * same frames on every engine.
  */
 import type { Packet, QoS, SubackReturnCode } from '../../../firmware/mqtt/packets';
-import { encode, sizeOf } from '../../../firmware/mqtt/codec';
+import { encode, sizeOf } from './broker-codec';
 
 /** xorshift32: small, fast and identical on every engine. */
 import { SeededRandom as Rng } from '../../device/random';

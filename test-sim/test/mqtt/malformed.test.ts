@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import type { Packet } from '../../../firmware/mqtt/packets';
 import type { MqttErrorKind } from '../../../firmware/mqtt/errors';
 import { MqttError } from '../../../firmware/mqtt/errors';
-import { encode, sizeOf } from '../../../firmware/mqtt/codec';
-import { MqttDecoder } from '../../../firmware/mqtt/decoder';
+import { encode, sizeOf } from './broker-codec';
+import { MqttDecoder } from './broker-codec';
 
 /** Pushes `bytes` whole, then one byte at a time; both must end in `kind`. */
 function rejects(bytes: number[], kind: MqttErrorKind, maxPacketSize = 1024): void {
