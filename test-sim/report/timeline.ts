@@ -84,7 +84,7 @@ export interface Timeline {
 }
 
 /** Link states in legend order; `Off` (not powered: before boot, after a power cut) and `Crashed` come from host events. */
-export const LINK_STATES = ['Boot', 'WifiJoin', 'TimeSync', 'TlsConnect', 'MqttConnect', 'Online', 'Backoff', 'Sleep', 'Off', 'Crashed'] as const;
+export const LINK_STATES = ['Boot', 'WifiJoin', 'TimeSync', 'TlsConnect', 'MqttConnect', 'Online', 'Closing', 'Backoff', 'Sleep', 'Off', 'Crashed'] as const;
 export const RADIO_STATES = ['off', 'joining', 'associated'] as const;
 
 /** Most points the energy trace keeps in report.json. */
