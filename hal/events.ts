@@ -58,6 +58,7 @@ export const EVENTS = Object.freeze({
   deviceDeepSleep: 'device.deep-sleep',
   deviceRestart: 'device.restart',
   devicePowerCut: 'device.power-cut',
+  deviceFlashBitflip: 'device.flash-bitflip',
   radio: 'radio',
   // test and bench apps (test-sim/apps, tools/bench/apps)
   anchorWake: 'anchor.wake',

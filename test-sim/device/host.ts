@@ -163,6 +163,23 @@ export class DeviceHost {
   }
 
   /** Entropy and the log. */
+  /**
+   * Flip one bit of a byte the firmware wrote (not erased flash), chosen by the
+   * device's seeded generator, as worn or disturbed NOR cells do. Logged as
+   * `device.flash-bitflip`. Returns the byte offset, or -1 when nothing is written.
+   */
+  flipFlashBit(): number {
+    const bytes = this.options.flash.bytes;
+    const written: number[] = [];
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0xff) written.push(i);
+    if (written.length === 0) return -1;
+    const offset = written[this.options.random.next32() % written.length];
+    const bit = this.options.random.next32() % 8;
+    this.options.flash.flipBit(offset, bit);
+    this.record('device.flash-bitflip', { offset, bit });
+    return offset;
+  }
+
   private readonly ownBridge: BridgeTable = {
     [Op.Random]: () => {
       const reply = message(Op.Random, 0, 4);

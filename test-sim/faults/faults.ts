@@ -31,6 +31,7 @@ const ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
   'broker-down': (_f, t) => t.during(() => t.proxy().setMode('drop'), () => t.proxy().setMode('pass')),
   blackhole: (_f, t) => t.during(() => t.proxy().setMode('blackhole'), () => t.proxy().setMode('pass')),
   reset: (_f, t) => t.at(() => t.proxy().reset()),
+  'flash-bitflip': (_f, t) => t.at(() => { t.device.flipFlashBit(); }),
   'dns-down': (_f, t) => t.during(() => { t.device.net.dnsDown = true; }, () => { t.device.net.dnsDown = false; }),
   'connack-refused': (f, t) => {
     const model = t.world.model;

@@ -44,6 +44,12 @@ export class SimFlash {
     }
   }
 
+  /** Invert one bit in place (a fault, not a write: NOR writes only clear bits), written through to the backing file. */
+  flipBit(offset: number, bit: number): void {
+    this.bytes[offset] ^= 1 << bit;
+    if (this.fd !== undefined) writeSync(this.fd, this.bytes, offset, 1, offset);
+  }
+
   /** Arm a power cut: the `nth` write from now keeps only its first `keep` bytes. */
   armTear(nth: number, keep: number): void {
     this.tear = { atWrite: this.writes + nth, keep };

@@ -19,13 +19,14 @@
  *   reset           one TCP reset of every open connection (`for` is ignored)
  *   dns-down        the endpoint name does not resolve
  *   connack-refused the broker answers CONNECT with return code `code` (default 3)
+ *   flash-bitflip   one bit of the device's flash flips, in a byte the firmware wrote (`for` is ignored)
  */
 import { CONFIG_KEYS, ConfigError, resolveConfig } from '../../firmware/app/config';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDuration } from '../cli/duration';
 
-export const FAULT_KINDS = ['wifi-down', 'power-cut', 'broker-down', 'blackhole', 'reset', 'dns-down', 'connack-refused'] as const;
+export const FAULT_KINDS = ['wifi-down', 'power-cut', 'broker-down', 'blackhole', 'reset', 'dns-down', 'connack-refused', 'flash-bitflip'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface Fault {
@@ -126,7 +127,7 @@ export function parseScenario(raw: unknown, name: string, where = name): Scenari
       return {
         kind: fault.kind as FaultKind,
         atMs: duration(`faults[${i}].at`, fault.at, true),
-        forMs: fault.kind === 'reset' && fault.for === undefined ? 0 : duration(`faults[${i}].for`, fault.for),
+        forMs: (fault.kind === 'reset' || fault.kind === 'flash-bitflip') && fault.for === undefined ? 0 : duration(`faults[${i}].for`, fault.for),
         device: device as number,
         code: code as number,
       };
