@@ -47,6 +47,8 @@ export const EVENTS = Object.freeze({
   powerManagement: 'power.management',
   tlsConnected: 'tls.connected',
   tlsError: 'tls.error',
+  /** hal/moddable: one connection's heap, handshake CPU time, cipher suite and session bytes (secure-stream.ts). */
+  tlsMeasured: 'tls.measured',
   wifiHintMissed: 'wifi.hint-missed',
   wifiJoined: 'wifi.joined',
   wifiLeaseDropped: 'wifi.lease-dropped',

@@ -6,8 +6,9 @@
  * Members and what backs them:
  * - clock: `Time.ticks` as uint32; wall time from `Date` once it is plausible
  *   (after `setWallTime` on ESP32; the host clock on the simulator); `query` with `sntp`.
- * - timers: `timer` module. entropy: `rng` (the TLS stack's generator, seeded
- *   from the hardware RNG on ESP32). log: `trace`, one JSON line per event.
+ * - timers: `timer` module. entropy: the PSA random generator of Mbed TLS
+ *   (native/tls: hardware entropy on ESP32, the OS's on Linux). log: `trace`,
+ *   one JSON line per event.
  * - wifi: wifi.ts over native/station. network: secure-stream.ts. flash: storage-*.ts (partition
  *   `telemetry` on ESP32; RAM on the simulator, and on ESP32 when the
  *   partition is missing, which is logged).
@@ -32,21 +33,20 @@
  * The duration is checked before anything stops; a chip that then cannot
  * sleep restarts (native/power) rather than stay halted.
  */
-/// <reference path="./moddable.d.ts" />
 import Instrumentation from 'instrumentation';
 import Resource from 'Resource';
-import RNG from 'rng';
 import SNTP from 'sntp';
 import Time from 'time';
 import Timer from 'timer';
-import type { App, BootReason, Flash, Hal, LinkError, LogValue, SecureStream, TimeReading, TimerId } from '../types';
 import { EVENTS } from '../events';
+import type { App, BootReason, Flash, Hal, LinkError, LogValue, SecureStream, TimeReading, TimerId } from '../types';
 import { after } from '../../firmware/util/time';
 import {
   bootReason as nativeBootReason, configurePowerManagement, cpuBoost, deepSleep, restart, restartCause,
   retainedCapacity, retainedLoad, retainedStore, setWifiPowerSave, watchdogArm,
 } from './native/power';
 import { CAPABILITIES } from './capabilities';
+import { randomBytes } from './native/tls';
 import { openSecureStream } from './secure-stream';
 import { flashKind as storageKind, openFlash, openVolatileFlash } from './storage';
 import { peaks } from './native/memory';
@@ -175,7 +175,7 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
   };
 
   const entropy: Hal['entropy'] = {
-    random32: () => new DataView(RNG.get(4)).getUint32(0, true),
+    random32: () => new DataView(randomBytes(4)).getUint32(0, true),
   };
 
   let flash: Flash;
@@ -314,17 +314,21 @@ function createModdableHal(options: DeviceOptions, emulatedReason: BootReason | 
             handshakeOver();
             wifi.networkResult('ok');
             if (phase === 'handshake') endPhase('session');
-            log.event('tls.connected', { host, port, serverName, alpnOffered: alpn.join(',') || null, protocol: 'TLSv1.2', resumed: info.resumed });
+            log.event(EVENTS.tlsConnected, { host, port, serverName, alpnOffered: alpn.join(',') || null, alpn: info.alpn ?? null, protocol: info.version ?? null, resumed: info.resumed });
             streamOptions.onConnect(info);
           },
           onError(error) {
             handshakeOver();
             wifi.networkResult(error.category);
             streams.delete(stream);
-            log.event('tls.error', { host, port, category: error.category, message: error.message });
+            log.event(EVENTS.tlsError, { host, port, category: error.category, reason: error.reason ?? null, message: error.message });
             streamOptions.onError(error);
           },
-        }, { guard });
+        }, {
+          guard,
+          maxVersion: CAPABILITIES.tls.maxVersion,
+          measured: (fields) => log.event(EVENTS.tlsMeasured, fields),
+        });
         const stream: SecureStream = {
           write: (bytes, writeOptions) => inner.write(bytes, writeOptions),
           close() {

@@ -1,32 +1,28 @@
 /**
- * Sorts what Moddable's TLS stack reports into the HAL's `LinkError`
- * categories. Pure: depends only on its arguments, so it is unit-tested in Node.
+ * Sorts what the Mbed TLS engine (native/tls) and Moddable's TCP socket report
+ * into the HAL's `LinkError` categories. Pure: depends only on its arguments,
+ * so it is unit-tested in Node (test-sim/test/moddable/tls-errors.test.ts).
  *
- * What Moddable lets us tell apart (read from SDK 8.2.3: `modules/crypt/
- * securesocket/securesocket.js`, `modules/crypt/ssl/*`, `modules/network/socket/
- * {lwip,lin}/modSocket.c`, `modules/network/net/*`):
- * - `dns`: only because the HAL resolves the name itself with `Net.resolve`
- *   first. The socket alone reports a failed lookup as a bare error on ESP32 and
- *   not at all on Linux (the glib resolver callback just never connects).
- * - `tcp`: a socket error or disconnect before the TCP connect completed, and a
- *   reset or end of stream during the handshake with no alert (the same
- *   decision as hal/sim: it cannot be told apart from a network reset).
- * - `tls-cert`: ssl/handshake throws `certificate: auth err` when
- *   `CertificateManager.verify` fails. Moddable does not say which check failed
- *   (CA, server name against the SAN, dates), so the message lists all three.
- * - `tls-alert`: the server sent a fatal alert; ssl/alert stores it in
- *   `session.alert` before throwing, so the alert number is exact.
- * - `tls-handshake`: any other failure inside the TLS code (cipher, a version
- *   below 1.2 that we refused, a malformed record).
+ * - `dns`: the HAL resolves the name itself with `Net.resolve` first (the
+ *   socket alone reports a failed lookup as a bare error on ESP32 and not at
+ *   all on Linux).
+ * - `wifi`: the lwIP socket constructor's "no network" on ESP32.
+ * - `tcp`: a socket error or disconnect before the TCP connect completed, or a
+ *   reset or end of stream during the handshake with no alert (it cannot be
+ *   told from a network reset, the same decision as hal/sim).
+ * - `tls-cert`: Mbed TLS's path validation refused the server's chain;
+ *   `reason` from its MBEDTLS_X509_BADCERT_* flags (see `certFailure`).
+ * - `tls-alert`: the server sent a fatal alert (its number is exact in TLS 1.2,
+ *   where handshake alerts are plaintext; a TLS 1.3 alert is encrypted and
+ *   reported without a number); also our own credentials unusable, which
+ *   retrying cannot fix either (the supervisor's credential schedule).
+ * - `alpn`: ALPN offered and the server selected none or one we did not offer.
+ * - `tls-handshake`: anything else in the handshake (a version below TLS 1.2,
+ *   no common cipher suite, a malformed message, no memory).
  * - `timeout`: the HAL's own connect-plus-handshake timer.
  * - `closed`: anything after the handshake.
- * What it cannot: `alpn`. The ServerHello extension parser is never reached
- * (ssl_handshake.js tests `s.byteAvailable`, a misspelling of
- * `bytesAvailable`), so the selected protocol is never recorded. A server that
- * requires ALPN (AWS on 443) refuses a ClientHello without it with alert 120,
- * which arrives here as `tls-alert` naming ALPN, as in hal/sim.
  */
-import type { LinkError, LinkErrorCategory } from '../types';
+import type { CertFailure, LinkError, LinkErrorCategory } from '../types';
 
 /** How far the connection got. */
 export type TlsStage = 'resolve' | 'tcp' | 'tls' | 'open';
@@ -35,15 +31,34 @@ export type TlsStage = 'resolve' | 'tcp' | 'tls' | 'open';
 export const SOCKET_DISCONNECTED = -1;
 export const SOCKET_ERROR = -2;
 
+/** tls-engine.h flTlsFailureKind, as native/tls reports it in `failure()[0]`. */
+export const FailureKind = Object.freeze({
+  none: 0,
+  credentials: 1,
+  certificate: 2,
+  alert: 3,
+  alpn: 4,
+  version: 5,
+  handshake: 6,
+  closed: 7,
+  record: 8,
+  memory: 9,
+} as const);
+
+/** What native/tls's `failure()` returns: [kind, code, verifyFlags, alert, alpn, what]. */
+export type EngineFailure = readonly [kind: number, code: number, verifyFlags: number, alert: number, alpn: string, what: string];
+
 export interface TlsFailureFacts {
   stage: TlsStage;
   host: string;
   port: number;
   serverName: string;
-  /** The exception the socket or TLS code threw, when there was one. */
+  /** ALPN protocols offered. */
+  alpn: readonly string[];
+  /** The engine's failure, when it failed. */
+  engine?: EngineFailure;
+  /** The exception the socket threw, when there was one. */
   thrown?: { name?: string; message?: string };
-  /** The fatal alert the server sent (Moddable's `session.alert`). */
-  alert?: { level: number; description: number };
   /** The socket callback message that ended the connection. */
   socketMessage?: number;
   /** Set when our own timer fired. */
@@ -82,8 +97,96 @@ export function alertName(description: number): string {
   return ALERTS[description] ?? `alert ${description}`;
 }
 
-/** `alert: 2, 40` as thrown by ssl/alert when `session.alert` was not readable. */
-const ALERT_MESSAGE = /^alert: (\d+), (\d+)/;
+/** MBEDTLS_X509_BADCERT_* (include/mbedtls/x509.h, Mbed TLS 4.0). */
+export const BADCERT = Object.freeze({
+  expired: 0x01,
+  revoked: 0x02,
+  cnMismatch: 0x04,
+  notTrusted: 0x08,
+  missing: 0x40,
+  skipVerify: 0x80,
+  other: 0x0100,
+  future: 0x0200,
+  keyUsage: 0x0800,
+  extKeyUsage: 0x1000,
+  nsCertType: 0x2000,
+  badMd: 0x4000,
+  badPk: 0x8000,
+  badKey: 0x010000,
+} as const);
+
+const UNTRUSTED_FLAGS = BADCERT.notTrusted | BADCERT.missing | BADCERT.other | BADCERT.revoked | BADCERT.skipVerify;
+const WEAK_FLAGS = BADCERT.badMd | BADCERT.badPk | BADCERT.badKey;
+const USAGE_FLAGS = BADCERT.keyUsage | BADCERT.extKeyUsage | BADCERT.nsCertType;
+const TIME_FLAGS = BADCERT.expired | BADCERT.future;
+
+/**
+ * Which check failed, most fundamental first: without a trusted path (or with
+ * a weak signature or key on it) nothing else the chain says can be believed;
+ * then the name, the usage, and last the dates (the one a wrong device clock
+ * also explains).
+ */
+export function certFailure(flags: number): CertFailure {
+  if (flags & (UNTRUSTED_FLAGS | WEAK_FLAGS)) return 'untrusted';
+  if (flags & BADCERT.cnMismatch) return 'name';
+  if (flags & USAGE_FLAGS) return 'usage';
+  if (flags & TIME_FLAGS) return 'time';
+  return 'untrusted';
+}
+
+/** Every failed check, for the message. */
+export function certProblems(flags: number): string[] {
+  const problems: string[] = [];
+  if (flags & (BADCERT.notTrusted | BADCERT.missing)) problems.push('no valid path to a trusted CA (each link must be signed by the next, issuers CA:TRUE with keyCertSign)');
+  if (flags & BADCERT.other) problems.push('the chain does not parse');
+  if (flags & BADCERT.revoked) problems.push('revoked');
+  if (flags & BADCERT.badMd) problems.push('signed with a weak hash (SHA-256 or stronger required)');
+  if (flags & (BADCERT.badPk | BADCERT.badKey)) problems.push('a weak key (RSA >= 2048, EC >= P-256 required)');
+  if (flags & BADCERT.cnMismatch) problems.push('the leaf\'s subjectAltName does not carry the server name');
+  if (flags & USAGE_FLAGS) problems.push('key usage or extended key usage forbids a TLS server');
+  if (flags & BADCERT.expired) problems.push('expired');
+  if (flags & BADCERT.future) problems.push('not yet valid');
+  return problems;
+}
+
+/** Mbed TLS 4.0 / PSA error codes worth naming in a message (include/mbedtls/ssl.h, x509.h, psa/crypto_values.h). */
+const CODES: Readonly<Record<number, string>> = Object.freeze({
+  [-0x2700]: 'X509_CERT_VERIFY_FAILED',
+  [-0x2180]: 'X509_INVALID_FORMAT',
+  [-0x2080]: 'X509_FEATURE_UNAVAILABLE',
+  [-0x3F00]: 'PK_TYPE_MISMATCH',
+  [-0x3D80]: 'PK_KEY_INVALID_VERSION',
+  [-0x3D00]: 'PK_KEY_INVALID_FORMAT',
+  [-0x3C80]: 'PK_UNKNOWN_PK_ALG',
+  [-0x3C00]: 'PK_PASSWORD_REQUIRED',
+  [-0x3B00]: 'PK_INVALID_PUBKEY',
+  [-0x3A00]: 'PK_UNKNOWN_NAMED_CURVE',
+  [-0x7080]: 'SSL_FEATURE_UNAVAILABLE',
+  [-0x7180]: 'SSL_INVALID_MAC',
+  [-0x7200]: 'SSL_INVALID_RECORD',
+  [-0x7300]: 'SSL_DECODE_ERROR',
+  [-0x7500]: 'SSL_UNSUPPORTED_EXTENSION',
+  [-0x7580]: 'SSL_NO_APPLICATION_PROTOCOL',
+  [-0x7700]: 'SSL_UNEXPECTED_MESSAGE',
+  [-0x7780]: 'SSL_FATAL_ALERT_MESSAGE',
+  [-0x7880]: 'SSL_PEER_CLOSE_NOTIFY',
+  [-0x6E80]: 'SSL_BAD_PROTOCOL_VERSION',
+  [-0x6E00]: 'SSL_HANDSHAKE_FAILURE',
+  [-0x6C00]: 'SSL_INTERNAL_ERROR',
+  [-0x6600]: 'SSL_ILLEGAL_PARAMETER',
+  [-0x6700]: 'SSL_UNEXPECTED_RECORD',
+  [-0x5E80]: 'SSL_BAD_CONFIG',
+  [-134]: 'PSA_ERROR_NOT_SUPPORTED',
+  [-135]: 'PSA_ERROR_INVALID_ARGUMENT',
+  [-141]: 'PSA_ERROR_INSUFFICIENT_MEMORY',
+  [-149]: 'PSA_ERROR_INVALID_SIGNATURE',
+});
+
+export function codeName(code: number): string {
+  if (code === 0) return 'no error code';
+  const hex = `-0x${(-code).toString(16).toUpperCase().padStart(4, '0')}`;
+  return CODES[code] ? `${CODES[code]} ${hex}` : hex;
+}
 
 function oneLine(text: string | undefined): string {
   return (text ?? '').split('\n')[0].slice(0, 160);
@@ -93,8 +196,12 @@ export function classifyTlsFailure(facts: TlsFailureFacts): LinkError {
   const where = `${facts.host}:${facts.port}`;
   const make = (category: LinkErrorCategory, message: string): LinkError => ({ category, message });
   const detail = oneLine(facts.thrown?.message);
+  const engine = facts.engine;
 
   if (facts.stage === 'open') {
+    if (engine?.[0] === FailureKind.closed) return make('closed', `connection to ${where} closed by the server (close_notify) — reconnect`);
+    if (engine?.[0] === FailureKind.alert) return make('closed', `connection to ${where} ended by the server's alert — reconnect`);
+    if (engine) return make('closed', `connection to ${where} lost (bad TLS record, ${codeName(engine[1])}) — reconnect`);
     const why = facts.socketMessage === SOCKET_DISCONNECTED ? 'closed by peer' : detail || 'socket error';
     return make('closed', `connection to ${where} lost (${why}) — reconnect`);
   }
@@ -105,8 +212,15 @@ export function classifyTlsFailure(facts: TlsFailureFacts): LinkError {
   if (facts.stage === 'resolve') {
     return make('dns', `cannot resolve ${facts.host} — check the endpoint name and DNS`);
   }
+  if (engine?.[0] === FailureKind.credentials) {
+    // Our own credential is unusable. The HAL has no category for "our key", and
+    // retrying cannot fix it, so it takes the one the supervisor treats as a credential fault.
+    return make('tls-alert', `device credentials unusable: ${engine[5]} (${codeName(engine[1])}) — provision them again (npm run provision)`);
+  }
+  if (engine?.[0] === FailureKind.memory) {
+    return make('tls-handshake', `TLS with ${where} ran out of memory (${engine[5] || codeName(engine[1])}) — retry later`);
+  }
   if (facts.stage === 'tcp' && detail === 'no network') {
-    // lwIP socket constructor on ESP32 when the station has no interface up.
     return make('wifi', `cannot open a socket to ${where}: no network interface — Wi-Fi is not associated`);
   }
   if (facts.stage === 'tcp') {
@@ -114,44 +228,48 @@ export function classifyTlsFailure(facts: TlsFailureFacts): LinkError {
   }
 
   // stage 'tls'
-  let alert = facts.alert;
-  const parsed = ALERT_MESSAGE.exec(detail);
-  if (!alert && parsed) alert = { level: Number(parsed[1]), description: Number(parsed[2]) };
-  if (alert && facts.thrown) {
-    return make('tls-alert', `server refused the handshake (${alertName(alert.description)}) — ${alertHint(alert.description, facts.serverName)}`);
+  if (engine) {
+    const [kind, code, flags, alert, alpn] = engine;
+    switch (kind) {
+      case FailureKind.certificate: {
+        const reason = certFailure(flags);
+        const problems = certProblems(flags).join('; ') || codeName(code);
+        return { ...make('tls-cert', `server certificate for ${facts.serverName} rejected (${problems}) — ${certHint(reason, facts.serverName)}`), reason };
+      }
+      case FailureKind.alert:
+        if (alert < 0) return make('tls-alert', `server refused the handshake with an encrypted alert (TLS 1.3) — check that the device certificate is registered and active and its CA is known to the server`);
+        return make('tls-alert', `server refused the handshake (${alertName(alert)}) — ${alertHint(alert, facts.serverName)}`);
+      case FailureKind.alpn:
+        return make('alpn', `server at ${where} selected ALPN ${alpn ? `"${alpn}"` : 'none'}, not ${facts.alpn.join('/')} — AWS needs ALPN ${facts.alpn[0] ?? 'x-amzn-mqtt-ca'} on port 443 (or use port 8883 without ALPN)`);
+      case FailureKind.version:
+        return make('tls-handshake', `TLS handshake with ${where} failed (the server chose a version below TLS 1.2, ${codeName(code)}) — the server must offer TLS 1.2`);
+      case FailureKind.closed:
+        return make('tcp', `connection to ${where} closed during the TLS handshake (close_notify) — check host, port and that the endpoint speaks TLS`);
+      default:
+        return make('tls-handshake', `TLS handshake with ${where} failed (${codeName(code)}) — the server must offer TLS 1.2 with an ECDHE AES-GCM or ChaCha20 suite`);
+    }
   }
-  if (alert) {
-    // Moddable sets session.alert without throwing when it refuses the server's
-    // version itself (ssl_handshake.js: ServerHello version below the minimum).
-    return make('tls-handshake', `TLS handshake with ${where} failed (we sent ${alertName(alert.description)}) — the server must offer TLS 1.2`);
+  if (facts.thrown) {
+    return make('tcp', `connection to ${where} failed during the TLS handshake (${detail || 'socket error'}) — check host, port and the network`);
   }
-  if (detail.startsWith('certificate: auth err')) {
-    return make(
-      'tls-cert',
-      `server certificate rejected — check the trusted CA, that ${facts.serverName} is the endpoint name, and the clock (Moddable does not say which failed)`,
-    );
+  const why = facts.socketMessage === SOCKET_DISCONNECTED ? 'closed by peer' : 'socket error';
+  return make('tcp', `connection to ${where} ended during the TLS handshake (${why}, no alert) — check host, port and that the endpoint speaks TLS`);
+}
+
+function certHint(reason: CertFailure, serverName: string): string {
+  switch (reason) {
+    case 'time': return 'check the device clock (SNTP) and the certificate dates';
+    case 'name': return `check that ${serverName} is the endpoint name`;
+    case 'usage': return 'the server presents a certificate that is not for a TLS server';
+    default: return 'check the trusted CA (AWS: Amazon Root CA 1 and 3) and that the endpoint is the real one';
   }
-  if (detail.startsWith('certificateVerify: unimplemented')) {
-    // Our own credential is unusable (Moddable signs CertificateVerify with RSA
-    // only). The HAL has no category for "our key", and retrying cannot fix it,
-    // so it takes the category that the supervisor treats as a credential fault.
-    return make('tls-alert', 'the device key type is not supported by Moddable TLS (RSA only) — provision an RSA-2048 device key');
-  }
-  if (facts.thrown && facts.thrown.name !== 'TLS' && /write failed|can't write|closed socket|no network/.test(detail)) {
-    return make('tcp', `connection to ${where} failed during the TLS handshake (${detail}) — check host, port and the network`);
-  }
-  if (!facts.thrown) {
-    const why = facts.socketMessage === SOCKET_DISCONNECTED ? 'closed by peer' : 'socket error';
-    return make('tcp', `connection to ${where} ended during the TLS handshake (${why}, no alert) — check host, port and that the endpoint speaks TLS`);
-  }
-  return make('tls-handshake', `TLS handshake with ${where} failed (${detail || 'unknown'}) — the server must offer TLS 1.2 with a suite the device supports`);
 }
 
 function alertHint(description: number, serverName: string): string {
   switch (description) {
     case 112: return `check that SNI ${serverName} is the endpoint name`;
     case 120: return 'check the ALPN offered (port 443 needs x-amzn-mqtt-ca)';
-    case 70: return 'the server wants a TLS version the device does not offer (device: TLS 1.2)';
+    case 70: return 'the server wants a TLS version the device does not offer';
     default: return 'check that the device certificate is registered and active and its CA is known to the server';
   }
 }
