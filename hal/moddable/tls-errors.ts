@@ -18,7 +18,11 @@
  *   retrying cannot fix either (the supervisor's credential schedule).
  * - `alpn`: ALPN offered and the server selected none or one we did not offer.
  * - `tls-handshake`: anything else in the handshake (a version below TLS 1.2,
- *   no common cipher suite, a malformed message, no memory).
+ *   no common cipher suite, a malformed message, no memory), including a
+ *   server answering the ClientHello itself with handshake_failure,
+ *   protocol_version or insufficient_security: nothing about credentials has
+ *   been exchanged yet, the two sides share no version or suite (a TLS
+ *   1.0/1.1-only server).
  * - `timeout`: the HAL's own connect-plus-handshake timer.
  * - `closed`: anything after the handshake.
  */
@@ -43,6 +47,7 @@ export const FailureKind = Object.freeze({
   closed: 7,
   record: 8,
   memory: 9,
+  negotiation: 10,
 } as const);
 
 /** What native/tls's `failure()` returns: [kind, code, verifyFlags, alert, alpn, what]. */
@@ -170,6 +175,7 @@ const CODES: Readonly<Record<number, string>> = Object.freeze({
   [-0x7700]: 'SSL_UNEXPECTED_MESSAGE',
   [-0x7780]: 'SSL_FATAL_ALERT_MESSAGE',
   [-0x7880]: 'SSL_PEER_CLOSE_NOTIFY',
+  [-0x7A00]: 'SSL_BAD_CERTIFICATE',
   [-0x6E80]: 'SSL_BAD_PROTOCOL_VERSION',
   [-0x6E00]: 'SSL_HANDSHAKE_FAILURE',
   [-0x6C00]: 'SSL_INTERNAL_ERROR',
@@ -241,6 +247,8 @@ export function classifyTlsFailure(facts: TlsFailureFacts): LinkError {
         return make('tls-alert', `server refused the handshake (${alertName(alert)}) — ${alertHint(alert, facts.serverName)}`);
       case FailureKind.alpn:
         return make('alpn', `server at ${where} selected ALPN ${alpn ? `"${alpn}"` : 'none'}, not ${facts.alpn.join('/')} — AWS needs ALPN ${facts.alpn[0] ?? 'x-amzn-mqtt-ca'} on port 443 (or use port 8883 without ALPN)`);
+      case FailureKind.negotiation:
+        return make('tls-handshake', `server at ${where} refused the ClientHello (${alertName(alert)}): no common TLS version or cipher suite — the server must offer TLS 1.2 with an ECDHE AES-GCM or ChaCha20 suite`);
       case FailureKind.version:
         return make('tls-handshake', `TLS handshake with ${where} failed (the server chose a version below TLS 1.2, ${codeName(code)}) — the server must offer TLS 1.2`);
       case FailureKind.closed:

@@ -95,6 +95,8 @@ export interface ClassifyContext {
   host: string;
   port: number;
   serverName: string;
+  /** ALPN protocols offered. */
+  alpn: string[];
 }
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME']);
@@ -141,6 +143,14 @@ const CERT_CODES = new Set([
   'HOSTNAME_MISMATCH',
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'ERR_TLS_CERT_ALTNAME_FORMAT',
+  // Security level 2 (see openSecureSocket): a weak signature hash or key on the chain.
+  'CA_MD_TOO_WEAK',
+  'CA_KEY_TOO_SMALL',
+  'EE_KEY_TOO_SMALL',
+  // Node has no name for some verify errors (X509_V_ERR_KEYUSAGE_NO_CERTSIGN: an
+  // issuer that may not sign certificates) and reports them as UNSPECIFIED.
+  'KEYUSAGE_NO_CERTSIGN',
+  'UNSPECIFIED',
 ]);
 /**
  * OpenSSL turns a received alert into reason `SSLV3_ALERT_*`, `TLSV1_ALERT_*`,
@@ -187,6 +197,11 @@ export function classifySocketError(error: ErrorLike, context: ClassifyContext):
       reason: certFailure(code),
     };
   }
+  if (code === 'ERR_SSL_BAD_EXTENSION' && context.alpn.length > 0) {
+    // OpenSSL's answer to a ServerHello whose ALPN selection we did not offer
+    // (tls_parse_stoc_alpn); the device's Mbed TLS reports it as `alpn` too.
+    return alpnError(context.alpn, 'an unoffered protocol', context);
+  }
   if (ALERT_CODE.test(code) || /alert number \d+/.test(error.message ?? '')) {
     return make('tls-alert', `server refused the handshake (${tag}) — ${alertHint(code, context)}`);
   }
@@ -229,7 +244,7 @@ export function alpnError(offered: string[], selected: string | false | null | u
 }
 
 export function openSecureSocket(options: SecureSocketOptions, events: SecureSocketEvents): SecureSocket {
-  const context: ClassifyContext = { stage: 'tcp', host: options.host, port: options.port, serverName: options.serverName };
+  const context: ClassifyContext = { stage: 'tcp', host: options.host, port: options.port, serverName: options.serverName, alpn: options.alpn };
   let state: 'connecting' | 'open' | 'failed' | 'closed' = 'connecting';
 
   const sessionKey = `${options.host}:${options.port}:${options.serverName}`;
@@ -246,6 +261,9 @@ export function openSecureSocket(options: SecureSocketOptions, events: SecureSoc
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
       maxVersion: 'TLSv1.2',
+      // OpenSSL security level 2 refuses what the device's Mbed TLS profile refuses:
+      // SHA-1 signatures on the chain, RSA keys below 2048 bits (hal/moddable/native/tls-engine.c).
+      ciphers: 'DEFAULT@SECLEVEL=2',
       session: options.sessionCache?.get(sessionKey),
     });
   } catch (error) {

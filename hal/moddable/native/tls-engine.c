@@ -245,6 +245,7 @@ struct flTlsEngineRecord {
 	int offeredSession;
 	int sawCertificate;
 	int newSession;
+	int serverHelloSeen;
 	int serverHelloAlpnSeen;
 	int serverHelloTls13;
 	char serverHelloAlpn[FL_TLS_ALPN_MAX + 1];
@@ -359,6 +360,8 @@ static void sniffBody(flTlsEngine engine, const uint8_t *bytes, size_t count)
 		size_t copy = (count < room) ? count : room;
 		memcpy(sniffer->hello + sniffer->helloLength, bytes, copy);
 		sniffer->helloLength += copy;
+		if (kHandshakeServerHello == sniffer->hello[0])
+			engine->serverHelloSeen = 1;
 		if (sniffer->helloLength >= 4) {
 			size_t messageLength = ((size_t)sniffer->hello[1] << 16) | (sniffer->hello[2] << 8) | sniffer->hello[3];
 			if ((sniffer->hello[0] != kHandshakeServerHello) || (4 + messageLength > kServerHelloMax))
@@ -661,8 +664,11 @@ static int alpnOffered(flTlsEngine engine, const char *name)
 static void failHandshake(flTlsEngine engine, int code)
 {
 	uint32_t flags = mbedtls_ssl_get_verify_result(&engine->ssl);
+	if (0xFFFFFFFF == flags)
+		flags = 0;		/* no verification ran */
 
-	if (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED == code) {
+	if ((MBEDTLS_ERR_X509_CERT_VERIFY_FAILED == code) || ((MBEDTLS_ERR_SSL_BAD_CERTIFICATE == code) && flags)) {
+		/* BAD_CERTIFICATE: the chain verified but the leaf's (extended) key usage forbids a TLS server */
 		engine->failure.verifyFlags = flags;
 		fail(engine, FL_TLS_FAIL_CERTIFICATE, code);
 	}
@@ -671,6 +677,11 @@ static void failHandshake(flTlsEngine engine, int code)
 		engine->failure.verifyFlags = MBEDTLS_X509_BADCERT_OTHER;
 		fail(engine, FL_TLS_FAIL_CERTIFICATE, code);
 	}
+	else if ((MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE == code) && !engine->serverHelloSeen &&
+		((MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE == engine->failure.alert) ||
+		 (MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION == engine->failure.alert) ||
+		 (MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY == engine->failure.alert)))
+		fail(engine, FL_TLS_FAIL_NEGOTIATION, code);
 	else if (MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE == code)
 		fail(engine, FL_TLS_FAIL_ALERT, code);
 	else if (engine->alpnCount && engine->serverHelloAlpnSeen && !alpnOffered(engine, engine->serverHelloAlpn)) {

@@ -67,7 +67,9 @@ typedef enum {
 	FL_TLS_FAIL_HANDSHAKE,		/* any other handshake failure: code */
 	FL_TLS_FAIL_CLOSED,			/* the server sent close_notify */
 	FL_TLS_FAIL_RECORD,			/* a bad record after the handshake: code */
-	FL_TLS_FAIL_MEMORY			/* an allocation failed */
+	FL_TLS_FAIL_MEMORY,			/* an allocation failed */
+	FL_TLS_FAIL_NEGOTIATION		/* the server answered our ClientHello with handshake_failure, protocol_version
+								   or insufficient_security (alert): no common version or cipher suite */
 } flTlsFailureKind;
 
 typedef struct {

@@ -16,9 +16,11 @@ export type HandshakeStatus = 0 | 1 | 2;
  * 3 the server's fatal alert (`alert`, -1 when encrypted), 4 ALPN (server
  * selected none: `alpn` '', or another: `alpn`), 5 a version below TLS 1.2,
  * 6 another handshake failure (`code`), 7 close_notify, 8 a bad record after
- * the handshake, 9 out of memory.
+ * the handshake, 9 out of memory, 10 the server refused our ClientHello with
+ * handshake_failure, protocol_version or insufficient_security (`alert`): no
+ * common TLS version or cipher suite.
  */
-export type FailureKind = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+export type FailureKind = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 
 /** [kind, code, verifyFlags, alert, alpn, what] */
 export type EngineFailure = [kind: FailureKind, code: number, verifyFlags: number, alert: number, alpn: string, what: string];

@@ -93,6 +93,18 @@ test('a server choosing a version below TLS 1.2 is tls-handshake', () => {
   assert.match(error.message, /below TLS 1.2.*SSL_BAD_PROTOCOL_VERSION -0x6E80/);
 });
 
+test('a server answering the ClientHello with handshake_failure (a TLS 1.0/1.1-only server) is tls-handshake, not a credential fault', () => {
+  const error = classify({ stage: 'tls', engine: engine(FailureKind.negotiation, { code: -0x7780, alert: 40 }) });
+  assert.equal(error.category, 'tls-handshake');
+  assert.match(error.message, /refused the ClientHello \(handshake_failure\): no common TLS version or cipher suite/);
+});
+
+test('a leaf the chain verifies but whose key usage forbids a server (Mbed TLS: BAD_CERTIFICATE) is tls-cert, usage', () => {
+  const error = classify({ stage: 'tls', engine: engine(FailureKind.certificate, { code: -0x7A00, flags: BADCERT.extKeyUsage }) });
+  assert.equal(error.category, 'tls-cert');
+  assert.equal(error.reason, 'usage');
+});
+
 test('unusable device credentials are a credential fault (tls-alert) that names the credential, never its bytes', () => {
   const error = classify({ stage: 'tls', engine: engine(FailureKind.credentials, { code: -0x3D00, what: 'device key' }) });
   assert.equal(error.category, 'tls-alert');

@@ -8,6 +8,7 @@ const at = (stage: SocketStage): ClassifyContext => ({
   host: 'a1-ats.iot.eu-west-1.amazonaws.com',
   port: 443,
   serverName: 'a1-ats.iot.eu-west-1.amazonaws.com',
+  alpn: ['x-amzn-mqtt-ca'],
 });
 
 /** OpenSSL-style error as Node raises it for a received alert. */
@@ -103,4 +104,20 @@ test('a rejected certificate says which check failed: the clock, the name, the u
   assert.equal(reason('INVALID_PURPOSE'), 'usage');
   assert.equal(reason('UNABLE_TO_GET_ISSUER_CERT_LOCALLY'), 'untrusted');
   assert.equal(reason('ECONNRESET'), undefined);
+});
+
+test('a ServerHello selecting an ALPN protocol we did not offer (OpenSSL: bad extension) is alpn', () => {
+  const error = classifySocketError({ code: 'ERR_SSL_BAD_EXTENSION', message: 'bad extension' }, at('tls'));
+  assert.equal(error.category, 'alpn');
+  assert.match(error.message, /selected ALPN "an unoffered protocol", not x-amzn-mqtt-ca/);
+  // Without ALPN offered it stays a handshake failure.
+  assert.equal(classifySocketError({ code: 'ERR_SSL_BAD_EXTENSION' }, { ...at('tls'), alpn: [] }).category, 'tls-handshake');
+});
+
+test('verify errors Node has no name for (an issuer without keyCertSign), weak hashes and keys are tls-cert, untrusted', () => {
+  for (const code of ['UNSPECIFIED', 'KEYUSAGE_NO_CERTSIGN', 'CA_MD_TOO_WEAK', 'EE_KEY_TOO_SMALL']) {
+    const error = classifySocketError({ code, message: 'key usage does not include certificate signing' }, at('tls'));
+    assert.equal(error.category, 'tls-cert', code);
+    assert.equal(error.reason, 'untrusted', code);
+  }
 });
