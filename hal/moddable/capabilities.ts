@@ -10,8 +10,10 @@
  *   channel for the cached access point (WIFI_FAST_SCAN, bssid_set), with one;
  *   `cached-ip`, a configured static address or the last DHCP lease of that
  *   access point while younger than half its lease, so no DHCP exchange.
- * - tls: `securesocket` (Moddable's TLS in JavaScript): TLS 1.2, RSA client
- *   keys, one session id kept in RAM only (lost in deep sleep).
+ * - tls: native/tls (Mbed TLS 4: ESP-IDF's on the chip): TLS 1.2 by default,
+ *   1.3 when asked; RSA-2048 and ECDSA P-256 device keys; session tickets and
+ *   session ids, the session kept in RTC memory no reset initialises
+ *   (native/tls-store.c), so a wake from deep sleep resumes.
  * - sleep: native/power (esp_deep_sleep_try_to_start, a restart if ESP-IDF
  *   refuses; esp_pm automatic light sleep).
  * - retainedBytes: native/power-esp32.c kRetainedCapacity, in RTC memory no
@@ -24,11 +26,11 @@ import type { PlatformCapabilities } from '../types';
 export const CAPABILITIES: PlatformCapabilities = Object.freeze({
   wifiJoin: Object.freeze(['scan', 'channel-bssid', 'cached-ip'] as const),
   tls: Object.freeze({
-    implementation: 'moddable-js' as const,
-    maxVersion: '1.2' as const,
-    keyTypes: Object.freeze(['rsa-2048'] as const),
-    resumption: Object.freeze(['session-id'] as const),
-    resumeAfterDeepSleep: false,
+    implementation: 'mbedtls' as const,
+    maxVersion: '1.3' as const,
+    keyTypes: Object.freeze(['rsa-2048', 'ec-p256'] as const),
+    resumption: Object.freeze(['session-id', 'ticket'] as const),
+    resumeAfterDeepSleep: true,
   }),
   sleep: Object.freeze(['deep', 'auto-light'] as const),
   maxDeepSleepMs: 0xffffffff,

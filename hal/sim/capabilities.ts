@@ -10,11 +10,11 @@ import type { PlatformCapabilities } from '../types';
 export const CAPABILITIES: PlatformCapabilities = Object.freeze({
   wifiJoin: Object.freeze(['scan', 'channel-bssid', 'cached-ip'] as const),
   tls: Object.freeze({
-    implementation: 'moddable-js' as const,
-    maxVersion: '1.2' as const,
-    keyTypes: Object.freeze(['rsa-2048'] as const),
-    resumption: Object.freeze(['session-id'] as const),
-    resumeAfterDeepSleep: false,
+    implementation: 'mbedtls' as const,
+    maxVersion: '1.3' as const,
+    keyTypes: Object.freeze(['rsa-2048', 'ec-p256'] as const),
+    resumption: Object.freeze(['session-id', 'ticket'] as const),
+    resumeAfterDeepSleep: true,
   }),
   sleep: Object.freeze(['deep', 'auto-light'] as const),
   maxDeepSleepMs: 0xffffffff,

@@ -369,7 +369,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
         return;
       }
       stats.handshakes.ok++;
-      emit('handshake.ok', { protocol: secure.getProtocol() ?? '', alpn: String(secure.alpnProtocol) });
+      emit('handshake.ok', { protocol: secure.getProtocol() ?? '', alpn: String(secure.alpnProtocol), resumed: secure.isSessionReused() });
       startMqtt(secure, () => alertAfterHandshake);
     });
   });

@@ -42,6 +42,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { delimiter, join, relative, resolve } from 'node:path';
 import { firmwareConfigSources } from '../../hal/moddable/config';
 import { STORE_FILES, STORE_TEXT } from '../../hal/moddable/store-layout';
+import { findMbedtls } from './mbedtls';
 import { DEFAULT_DEV_PKI_DIR, DEFAULT_ENDPOINT_NAME, AWS_MQTT_ALPN } from '../provision/defaults';
 import { layout, parseTable } from './partitions';
 import { composeLayer, listTargets, readTarget, type BoardTarget } from './sdkconfig';
@@ -333,6 +334,11 @@ export function planBuild(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = p
     throw new BuildError('--wifi-password-file without --credentials', 'the password goes into the credential store: add --credentials DIR ssid=NAME');
   }
 
+  if (!isBoard && host === 'lin' && !planOptions.generateOnly) {
+    // hal/moddable/native/tls links Mbed TLS 4 built beside the project.
+    const mbedtls = findMbedtls(env);
+    if ('what' in mbedtls) throw new BuildError(mbedtls.what, mbedtls.todo);
+  }
   const platform = target ? (options.target ? `esp32/${options.target}` : 'esp32') : host;
   const release = options.release ?? isBoard;
   const kind = release ? 'release' : 'debug';

@@ -20,12 +20,30 @@ function build(args: string[], env: NodeJS.ProcessEnv) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The environment without the SDK or the ESP-IDF. */
+/** The environment without the SDK, the ESP-IDF or Mbed TLS. */
 function bare(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
-  if (!('MODDABLE' in extra)) delete env.MODDABLE;
-  if (!('IDF_PATH' in extra)) delete env.IDF_PATH;
+  for (const name of ['MODDABLE', 'IDF_PATH', 'FIELDLINK_MBEDTLS', 'FIELDLINK_MBEDTLS_BUILD']) {
+    if (!(name in extra)) delete env[name];
+  }
   return env;
+}
+
+/**
+ * A directory shaped like an Mbed TLS 4 source tree with its build
+ * (tools/moddable/mbedtls.ts): the headers it looks for, and libraries whose
+ * crypto archive names mbedtls_platform_set_calloc_free unless `stock`.
+ */
+function fakeMbedtls(stock = false): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fieldlink-fake-mbedtls-'));
+  mkdirSync(join(dir, 'include', 'mbedtls'), { recursive: true });
+  mkdirSync(join(dir, 'tf-psa-crypto', 'include', 'psa'), { recursive: true });
+  mkdirSync(join(dir, 'build', 'library'), { recursive: true });
+  writeFileSync(join(dir, 'include', 'mbedtls', 'ssl.h'), '');
+  writeFileSync(join(dir, 'tf-psa-crypto', 'include', 'psa', 'crypto.h'), '');
+  for (const name of ['libmbedtls.a', 'libmbedx509.a']) writeFileSync(join(dir, 'build', 'library', name), '!<arch>\n');
+  writeFileSync(join(dir, 'build', 'library', 'libtfpsacrypto.a'), stock ? '!<arch>\npsa_crypto_init\n' : '!<arch>\nmbedtls_platform_set_calloc_free\n');
+  return dir;
 }
 
 /**
@@ -127,7 +145,7 @@ test('the plan: simulator debug build by default, key=value passed through to th
   try {
     for (const name of ['ca.der', 'device.der', 'device.key.der']) writeFileSync(join(credentials, name), 'x');
     writeFileSync(join(credentials, 'config.json'), JSON.stringify({ endpoint: 'abc-ats.iot.eu-west-1.amazonaws.com', thing: 't1', port: 443 }));
-    const plan = planBuild('sim', ['--credentials', credentials, 'port=8443', 'thing=t2'], bare({ MODDABLE: sdk }));
+    const plan = planBuild('sim', ['--credentials', credentials, 'port=8443', 'thing=t2'], bare({ MODDABLE: sdk, FIELDLINK_MBEDTLS: fakeMbedtls() }));
     assert.notEqual(plan, 'help');
     if (plan === 'help') return;
     assert.deepEqual(plan.args.slice(0, 6), ['-d', '-m', '-p', plan.args[3], '-t', 'build']);
@@ -216,5 +234,23 @@ test('the sdkconfig layer for a board with its own: the board\'s lines as they a
     rmSync(sdk, { recursive: true, force: true });
     rmSync(credentials, { recursive: true, force: true });
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('a simulator build on Linux without Mbed TLS, or with one built without tls-mbedtls-config.h, is one line naming the README section, exit 2', { skip: process.platform !== 'linux' && 'the Mbed TLS check is for Linux simulator builds' }, () => {
+  const sdk = fakeSdk();
+  const credentials = fakeCredentials();
+  const stock = fakeMbedtls(true);
+  try {
+    const missing = build(['sim', '--credentials', credentials], bare({ MODDABLE: sdk }));
+    assert.equal(missing.code, 2);
+    assert.match(oneLine(missing.stderr), /\$FIELDLINK_MBEDTLS is not set .* — .*README, "Mbed TLS for the Moddable simulator"/);
+    const unconfigured = build(['sim', '--credentials', credentials], bare({ MODDABLE: sdk, FIELDLINK_MBEDTLS: stock }));
+    assert.equal(unconfigured.code, 2);
+    assert.match(oneLine(unconfigured.stderr), /libtfpsacrypto\.a was built without hal\/moddable\/native\/tls-mbedtls-config\.h .* — rebuild with -DTF_PSA_CRYPTO_USER_CONFIG_FILE/);
+    // ESP32 builds use ESP-IDF's Mbed TLS: no such check.
+    assert.doesNotMatch(build(['esp32', '--credentials', credentials], bare({ MODDABLE: sdk })).stderr, /MBEDTLS/);
+  } finally {
+    for (const dir of [sdk, credentials, stock]) rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -13,16 +13,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
+import { findMbedtls } from '../../../tools/moddable/mbedtls';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 const MODDABLE = process.env.MODDABLE;
 const HEADLESS = !process.env.DISPLAY;
-
-/** Where Mbed TLS's libraries are: $FIELDLINK_MBEDTLS_BUILD, else $FIELDLINK_MBEDTLS/build. */
-export function mbedtlsLibraryDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const build = env.FIELDLINK_MBEDTLS_BUILD ?? (env.FIELDLINK_MBEDTLS ? join(env.FIELDLINK_MBEDTLS, 'build') : undefined);
-  return build ? join(build, 'library') : undefined;
-}
 
 /** Why the Moddable simulator tests cannot run here, or false. */
 export function skipReason(): string | false {
@@ -31,13 +26,8 @@ export function skipReason(): string | false {
   if (HEADLESS && spawnSync('sh', ['-c', 'command -v xvfb-run && command -v stdbuf'], { encoding: 'utf8' }).status !== 0) {
     return 'no display and no xvfb-run/stdbuf: apt-get install xvfb xauth';
   }
-  const mbedtls = process.env.FIELDLINK_MBEDTLS;
-  if (!mbedtls) return 'FIELDLINK_MBEDTLS is not set: build Mbed TLS 4 beside the project (README, "Mbed TLS for the Moddable simulator") and export it';
-  if (!existsSync(join(mbedtls, 'include', 'mbedtls', 'ssl.h'))) return `FIELDLINK_MBEDTLS=${mbedtls} has no include/mbedtls/ssl.h: point it at the Mbed TLS 4 source tree`;
-  const libraries = mbedtlsLibraryDir() as string;
-  for (const name of ['libmbedtls.a', 'libmbedx509.a', 'libtfpsacrypto.a']) {
-    if (!existsSync(join(libraries, name))) return `no ${join(libraries, name)}: build Mbed TLS (README, "Mbed TLS for the Moddable simulator"), or set FIELDLINK_MBEDTLS_BUILD to its build directory`;
-  }
+  const mbedtls = findMbedtls();
+  if ('what' in mbedtls) return `${mbedtls.what}: ${mbedtls.todo}`;
   return false;
 }
 

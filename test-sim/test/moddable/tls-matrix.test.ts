@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { createLocalEndpoint, type LocalEndpoint } from '../../endpoint/endpoint';
 import { makeFixturePki, NEGATIVE_CASES, startImpostor, type FixturePki, type Impostor } from '../net/impostors';
 import { flatManifest, Mcsim, skipReason } from './mcsim-harness';
-import { buildProbe, EC_DEVICE, PROBE_CREDENTIALS_DIR, ProbeControl, RSA_DEVICE, writeProbeCredentials, type Hello, type OpenResult } from './tls-probe-driver';
+import { EC_DEVICE, launchProbe, RSA_DEVICE, type ProbeControl, type OpenResult } from './tls-probe-driver';
 
 const skip = skipReason();
 const NAME = 'tls-matrix';
@@ -32,16 +32,11 @@ let baseline: { rsa: OpenResult; ec: OpenResult };
 before(async () => {
   if (skip) return;
   pki = await makeFixturePki();
-  writeProbeCredentials(pki, PROBE_CREDENTIALS_DIR(NAME));
-  control = new ProbeControl();
-  await control.listen();
   good = await createLocalEndpoint({ pki, sweepIntervalMs: 0 });
   for (const testCase of NEGATIVE_CASES) impostors.set(testCase.name, await startImpostor(pki, testCase));
-
-  const artifact = buildProbe(NAME, PROBE_CREDENTIALS_DIR(NAME), control.port);
-  sim = new Mcsim(artifact);
-  const hello = await control.next<Hello>(60_000, sim);
-  assert.equal(hello.hello, 'power-on');
+  const probe = await launchProbe(NAME, pki);
+  ({ control, sim } = probe);
+  assert.equal(probe.hello.hello, 'power-on');
 
   const open = (port: number, credentials: object, clientId: string) =>
     control.open(sim as Mcsim, { host: '127.0.0.1', port, serverName: pki.endpointName, credentials, clientId });

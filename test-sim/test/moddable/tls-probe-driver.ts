@@ -98,9 +98,17 @@ export class ProbeControl {
   }
 }
 
-/** Builds the probe with its control port. */
-export function buildProbe(name: string, credentials: string, controlPort: number): string {
-  return buildForMcsim({ manifest: 'test-sim/apps/moddable/tls-probe.json', name, appName: 'tls-probe', credentials, config: { controlPort } });
+/**
+ * Writes the PKI's credentials, builds the probe into build/moddable-test/`name`
+ * with a fresh control port, starts it in mcsim and waits for its first hello.
+ */
+export async function launchProbe(name: string, pki: FixturePki): Promise<{ control: ProbeControl; sim: Mcsim; hello: Hello }> {
+  const credentials = join(ROOT, 'build', 'moddable-test', name, 'credentials');
+  writeProbeCredentials(pki, credentials);
+  const control = new ProbeControl();
+  await control.listen();
+  const artifact = buildForMcsim({ manifest: 'test-sim/apps/moddable/tls-probe.json', name, appName: 'tls-probe', credentials, config: { controlPort: control.port } });
+  const sim = new Mcsim(artifact);
+  const hello = await control.next<Hello>(60_000, sim);
+  return { control, sim, hello };
 }
-
-export const PROBE_CREDENTIALS_DIR = (name: string) => join(ROOT, 'build', 'moddable-test', name, 'credentials');

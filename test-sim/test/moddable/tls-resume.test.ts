@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { createLocalEndpoint, type LocalEndpoint } from '../../endpoint/endpoint';
 import { makeFixturePki, type FixturePki } from '../net/impostors';
 import { Mcsim, skipReason } from './mcsim-harness';
-import { buildProbe, EC_DEVICE, PROBE_CREDENTIALS_DIR, ProbeControl, RSA_DEVICE, writeProbeCredentials, type Hello, type OpenResult } from './tls-probe-driver';
+import { EC_DEVICE, launchProbe, RSA_DEVICE, type Hello, type OpenResult, type ProbeControl } from './tls-probe-driver';
 
 const skip = skipReason();
 const NAME = 'tls-resume';
@@ -46,13 +46,10 @@ function connected(result: OpenResult, what: string): NonNullable<OpenResult['co
 before(async () => {
   if (skip) return;
   pki = await makeFixturePki();
-  writeProbeCredentials(pki, PROBE_CREDENTIALS_DIR(NAME));
-  control = new ProbeControl();
-  await control.listen();
   endpoint = await createLocalEndpoint({ pki, sweepIntervalMs: 0 });
-  sim = new Mcsim(buildProbe(NAME, PROBE_CREDENTIALS_DIR(NAME), control.port));
-  const hello = await control.next<Hello>(60_000, sim);
-  assert.deepEqual(hello, { hello: 'power-on', session: 0 });
+  const probe = await launchProbe(NAME, pki);
+  ({ control, sim } = probe);
+  assert.deepEqual(probe.hello, { hello: 'power-on', session: 0 });
 }, { timeout: 1_200_000 });
 
 after(async () => {

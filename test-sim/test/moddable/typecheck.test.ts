@@ -54,7 +54,7 @@ test(
   { skip: MODDABLE ? false : 'set MODDABLE to a Moddable SDK checkout to also check against its typings' },
   () => {
     const sdk = MODDABLE as string;
-    const typings = ['Resource', 'file', 'flash', 'instrumentation', 'mc/config', 'net', 'securesocket', 'sntp', 'socket', 'text/decoder', 'text/encoder', 'time', 'timer', 'wifi'];
+    const typings = ['Resource', 'file', 'flash', 'instrumentation', 'mc/config', 'net', 'sntp', 'socket', 'text/decoder', 'text/encoder', 'time', 'timer', 'wifi'];
     const dir = mkdtempSync(join(tmpdir(), 'fieldlink-typecheck-sdk-'));
     try {
       writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({

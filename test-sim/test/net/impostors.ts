@@ -267,7 +267,7 @@ export interface NegativeCase {
 /** Same length as x-amzn-mqtt-ca, so the rewritten ServerHello keeps its framing. */
 export const UNOFFERED_ALPN = 'x-other-proto1';
 
-export const NEGATIVE_CASES: readonly NegativeCase[] = Object.freeze([
+const CASES: NegativeCase[] = [
   {
     name: 'forged self-signed leaf followed by the real intermediate',
     expect: { category: 'tls-cert', reason: 'untrusted' },
@@ -335,7 +335,9 @@ export const NEGATIVE_CASES: readonly NegativeCase[] = Object.freeze([
     expect: { category: 'tls-alert' },
     endpoint: (p) => ({ clientCa: p.negative.otherRootCa }),
   },
-]);
+];
+
+export const NEGATIVE_CASES: readonly NegativeCase[] = Object.freeze(CASES);
 
 /** A running impostor: where the device connects, and what reached the broker. */
 export interface Impostor {
