@@ -211,15 +211,16 @@ export function openSecureStream(options: SecureStreamOptions, hooks: SecureStre
     stage = 'open';
     if (deadline) Timer.clear(deadline);
     deadline = undefined;
-    const [version, resumed, selected, ciphersuite, sessionOffered, sessionBytes] = current.info() ?? [TLS_1_2, false, undefined, 'unknown', false, 0];
-    const fields: Record<string, LogValue> = { host, port, ciphersuite, sessionOffered, resumed, sessionBytes, handshakeMs };
+    const [version, resumed, selected, ciphersuite, sessionOffered, sessionBytes, keyType] = current.info() ?? [TLS_1_2, false, undefined, 'unknown', false, 0, 'unknown'];
+    const versionName = version === TLS_1_3 ? 'TLSv1.3' : 'TLSv1.2';
+    const fields: Record<string, LogValue> = { host, port, version: versionName, ciphersuite, keyType, sessionOffered, resumed, sessionBytes, handshakeMs };
     const counted = heap();
     if (counted) {
       fields.heapHandshakePeak = counted[1] - heapBase;
       fields.heapSteady = counted[0] - heapBase;
     }
     hooks.measured(fields);
-    const info: SecureConnectInfo = { alpn: selected, resumed, version: version === TLS_1_3 ? 'TLSv1.3' : 'TLSv1.2' };
+    const info: SecureConnectInfo = { alpn: selected, resumed, version: versionName };
     hooks.guard(() => options.onConnect(info));
   }
 

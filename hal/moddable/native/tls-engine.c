@@ -245,6 +245,7 @@ struct flTlsEngineRecord {
 	int offeredSession;
 	int sawCertificate;
 	int newSession;
+	const char *keyType;
 	int serverHelloSeen;
 	int serverHelloAlpnSeen;
 	int serverHelloTls13;
@@ -490,20 +491,23 @@ static int parseKey(mbedtls_pk_context *key, const uint8_t *bytes, size_t length
 	return mbedtls_pk_parse_key(key, bytes, length, NULL, 0);
 }
 
-/* RSA of 2048 bits or more, or EC on P-256 or P-384: what AWS IoT accepts as device keys. */
-static int keyTypeAccepted(const mbedtls_pk_context *key)
+/*
+ * RSA of 2048 bits or more, or EC on P-256 or P-384: what AWS IoT accepts as
+ * device keys. Returns the key's name ("rsa-2048", "ec-p256", ...) or NULL.
+ */
+static const char *keyTypeAccepted(const mbedtls_pk_context *key)
 {
 	psa_key_attributes_t attributes = PSA_KEY_ATTRIBUTES_INIT;
 	if (mbedtls_pk_get_psa_attributes(key, PSA_KEY_USAGE_SIGN_HASH, &attributes))
-		return 0;
+		return NULL;
 	psa_key_type_t type = psa_get_key_type(&attributes);
 	size_t bits = psa_get_key_bits(&attributes);
 	psa_reset_key_attributes(&attributes);
 	if (PSA_KEY_TYPE_IS_RSA(type))
-		return bits >= 2048;
+		return (bits >= 4096) ? "rsa-4096" : (bits >= 3072) ? "rsa-3072" : (bits >= 2048) ? "rsa-2048" : NULL;
 	if (PSA_KEY_TYPE_IS_ECC(type) && (PSA_KEY_TYPE_ECC_GET_FAMILY(type) == PSA_ECC_FAMILY_SECP_R1))
-		return (256 == bits) || (384 == bits);
-	return 0;
+		return (256 == bits) ? "ec-p256" : (384 == bits) ? "ec-p384" : NULL;
+	return NULL;
 }
 
 static int setAlpn(flTlsEngine engine, const char *alpn)
@@ -575,7 +579,8 @@ flTlsStatus flTlsEngineNew(flTlsEngine *result, const flTlsOptions *options, flT
 		return refuseCredentials(engine, failure, "device certificate", code);
 	if ((code = parseKey(&engine->key, options->key, options->keyLength)))
 		return refuseCredentials(engine, failure, "device key", code);
-	if (!keyTypeAccepted(&engine->key))
+	engine->keyType = keyTypeAccepted(&engine->key);
+	if (!engine->keyType)
 		return refuseCredentials(engine, failure, "device key type (RSA >= 2048 or EC P-256/P-384)", PSA_ERROR_NOT_SUPPORTED);
 	if ((code = mbedtls_pk_check_pair(&engine->own.pk, &engine->key)))
 		return refuseCredentials(engine, failure, "device key does not belong to the device certificate", code);
@@ -661,6 +666,19 @@ static int alpnOffered(flTlsEngine engine, const char *name)
 	return 0;
 }
 
+/*
+ * Mbed TLS also answers WANT_READ after a step that consumed a message but
+ * not the bytes behind it (a TLS 1.3 NewSessionTicket: it switches state and
+ * asks to be called again). Call again while fed bytes or a buffered record
+ * remain; a few calls without them mean it really waits for the network.
+ */
+static int moreToRead(flTlsEngine engine, int *spins)
+{
+	if (++*spins > 8)
+		return 0;
+	return queueLength(&engine->input) || mbedtls_ssl_check_pending(&engine->ssl);
+}
+
 static void failHandshake(flTlsEngine engine, int code)
 {
 	uint32_t flags = mbedtls_ssl_get_verify_result(&engine->ssl);
@@ -703,7 +721,10 @@ flTlsStatus flTlsEngineHandshake(flTlsEngine engine)
 	if (engine->handshakeDone)
 		return FL_TLS_DONE;
 
-	int code = mbedtls_ssl_handshake(&engine->ssl);
+	int code, spins = 0;
+	do
+		code = mbedtls_ssl_handshake(&engine->ssl);
+	while ((MBEDTLS_ERR_SSL_WANT_READ == code) && moreToRead(engine, &spins));
 	if ((MBEDTLS_ERR_SSL_WANT_READ == code) || (MBEDTLS_ERR_SSL_WANT_WRITE == code))
 		return FL_TLS_AGAIN;
 	if (code) {
@@ -760,12 +781,15 @@ int flTlsEngineWrite(flTlsEngine engine, const uint8_t *bytes, size_t length)
 
 int flTlsEngineRead(flTlsEngine engine, uint8_t *bytes, size_t max)
 {
+	int spins = 0;
 	if (engine->failed)
 		return -1;
 	for (;;) {
 		int code = mbedtls_ssl_read(&engine->ssl, bytes, max);
 		if (code > 0)
 			return code;
+		if ((MBEDTLS_ERR_SSL_WANT_READ == code) && moreToRead(engine, &spins))
+			continue;
 		if ((MBEDTLS_ERR_SSL_WANT_READ == code) || (MBEDTLS_ERR_SSL_WANT_WRITE == code))
 			return 0;
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS)
@@ -804,6 +828,7 @@ void flTlsEngineInfo(flTlsEngine engine, flTlsInfo *info)
 	info->resumed = engine->handshakeDone && engine->offeredSession && !engine->sawCertificate;
 	info->alpn = mbedtls_ssl_get_alpn_protocol(&engine->ssl);
 	info->ciphersuite = mbedtls_ssl_get_ciphersuite(&engine->ssl);
+	info->keyType = engine->keyType;
 }
 
 int flTlsEngineHasNewSession(flTlsEngine engine)

@@ -87,6 +87,7 @@ typedef struct {
 	int offeredSession;			/* a session (ticket or id) was offered */
 	const char *alpn;			/* selected protocol or NULL */
 	const char *ciphersuite;
+	const char *keyType;		/* the device key: "rsa-2048", "ec-p256", ... */
 } flTlsInfo;
 
 /* Initializes PSA crypto (psa_crypto_init) once; 0 or a PSA error. */

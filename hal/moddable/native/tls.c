@@ -248,7 +248,7 @@ void xs_fieldlink_tls_close_notify(xsMachine *the)
 	flTlsEngineCloseNotify(getEngine(the));
 }
 
-/* info(): [version, resumed, alpn | undefined, ciphersuite, sessionOffered, sessionBytes] */
+/* info(): [version, resumed, alpn | undefined, ciphersuite, sessionOffered, sessionBytes, keyType] */
 void xs_fieldlink_tls_info(xsMachine *the)
 {
 	flTlsHost *host = getHost(the);
@@ -257,7 +257,7 @@ void xs_fieldlink_tls_info(xsMachine *the)
 		return;
 	flTlsEngineInfo(host->engine, &info);
 	xsmcVars(1);
-	xsmcSetNewArray(xsResult, 6);
+	xsmcSetNewArray(xsResult, 7);
 	xsmcSetInteger(xsVar(0), info.version);
 	xsmcSetIndex(xsResult, 0, xsVar(0));
 	xsmcSetBoolean(xsVar(0), info.resumed);
@@ -273,6 +273,8 @@ void xs_fieldlink_tls_info(xsMachine *the)
 	xsmcSetIndex(xsResult, 4, xsVar(0));
 	xsmcSetInteger(xsVar(0), host->sessionBytes);
 	xsmcSetIndex(xsResult, 5, xsVar(0));
+	xsmcSetString(xsVar(0), (char *)(info.keyType ? info.keyType : "unknown"));
+	xsmcSetIndex(xsResult, 6, xsVar(0));
 }
 
 /* failure(): undefined, or [kind, code, verifyFlags, alert, alpn, what] */

@@ -25,8 +25,8 @@ export type FailureKind = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 /** [kind, code, verifyFlags, alert, alpn, what] */
 export type EngineFailure = [kind: FailureKind, code: number, verifyFlags: number, alert: number, alpn: string, what: string];
 
-/** [version (0x0303 | 0x0304), resumed, alpn, ciphersuite, sessionOffered, sessionBytes (-1: did not fit)] */
-export type EngineInfo = [version: number, resumed: boolean, alpn: string | undefined, ciphersuite: string, sessionOffered: boolean, sessionBytes: number];
+/** [version (0x0303 | 0x0304), resumed, alpn, ciphersuite, sessionOffered, sessionBytes (-1: did not fit), device key type ("rsa-2048", "ec-p256", ...)] */
+export type EngineInfo = [version: number, resumed: boolean, alpn: string | undefined, ciphersuite: string, sessionOffered: boolean, sessionBytes: number, keyType: string];
 
 /**
  * One TLS client connection. Never blocks: `handshake()` and `read()` return

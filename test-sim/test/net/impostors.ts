@@ -366,42 +366,31 @@ export async function startImpostor(pki: FixturePki, testCase: Pick<NegativeCase
   };
 }
 
-/**
- * A TCP relay that replaces the selected protocol in the server's TLS 1.2
- * ServerHello (plaintext, RFC 7301 3.1) with `replacement`: to the device it
- * looks like a server that selected a protocol the device never offered.
- */
-async function alpnRewritingProxy(endpoint: LocalEndpoint, replacement: string): Promise<{ port: number; close(): Promise<void> }> {
-  const from = Buffer.concat([Buffer.from([AWS_MQTT_ALPN.length]), Buffer.from(AWS_MQTT_ALPN, 'latin1')]);
-  const to = Buffer.concat([Buffer.from([replacement.length]), Buffer.from(replacement, 'latin1')]);
-  if (from.length !== to.length) throw new Error(`rewriteSelectedAlpn must have ${AWS_MQTT_ALPN.length} characters`);
+/** A TCP relay in front of `endpoint`; each connection's server-to-client bytes pass through a `forward()` of its own. */
+export interface Relay {
+  port: number;
+  close(): Promise<void>;
+}
+
+type Forward = (chunk: Buffer, send: (bytes: Buffer) => void) => void;
+
+async function relay(endpoint: { host: string; port: number }, forward: () => Forward): Promise<Relay> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(endpoint.port, endpoint.host);
     sockets.add(client);
     sockets.add(upstream);
-    let rewritten = false;
-    let seen = 0;
+    const toClient = forward();
     client.on('data', (chunk) => upstream.write(chunk));
-    upstream.on('data', (chunk: Buffer) => {
-      if (!rewritten && seen < 4096) {
-        const at = chunk.indexOf(from);
-        if (at >= 0) {
-          to.copy(chunk, at);
-          rewritten = true;
-        }
-      }
-      seen += chunk.length;
-      client.write(chunk);
-    });
+    upstream.on('data', (chunk: Buffer) => toClient(chunk, (bytes) => client.write(bytes)));
     const end = () => {
       client.destroy();
       upstream.destroy();
     };
-    client.on('close', end);
-    upstream.on('close', end);
-    client.on('error', end);
-    upstream.on('error', end);
+    for (const socket of [client, upstream]) {
+      socket.on('close', end);
+      socket.on('error', end);
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -412,4 +401,47 @@ async function alpnRewritingProxy(endpoint: LocalEndpoint, replacement: string):
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A relay that replaces the selected protocol in the server's TLS 1.2
+ * ServerHello (plaintext, RFC 7301 3.1) with `replacement`: to the device it
+ * looks like a server that selected a protocol the device never offered.
+ */
+async function alpnRewritingProxy(endpoint: LocalEndpoint, replacement: string): Promise<Relay> {
+  const from = Buffer.concat([Buffer.from([AWS_MQTT_ALPN.length]), Buffer.from(AWS_MQTT_ALPN, 'latin1')]);
+  const to = Buffer.concat([Buffer.from([replacement.length]), Buffer.from(replacement, 'latin1')]);
+  if (from.length !== to.length) throw new Error(`rewriteSelectedAlpn must have ${AWS_MQTT_ALPN.length} characters`);
+  return relay(endpoint, () => {
+    let seen = 0;
+    return (chunk, send) => {
+      if (seen < 4096) {
+        const at = chunk.indexOf(from);
+        if (at >= 0) to.copy(chunk, at);
+      }
+      seen += chunk.length;
+      send(chunk);
+    };
+  });
+}
+
+/**
+ * A relay that holds what the server sends and delivers it as one write after
+ * `windowMs` of quiet: records the server sent apart (a TLS 1.3 NewSessionTicket
+ * and the CONNACK behind it) reach the device in one TCP segment.
+ */
+export function coalescingRelay(endpoint: { host: string; port: number }, windowMs = 100): Promise<Relay> {
+  return relay(endpoint, () => {
+    let held: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    return (chunk, send) => {
+      held.push(chunk);
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        const bytes = Buffer.concat(held);
+        held = [];
+        send(bytes);
+      }, windowMs);
+    };
+  });
 }
