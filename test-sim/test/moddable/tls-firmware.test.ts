@@ -50,13 +50,25 @@ after(async () => {
   await endpoint?.close();
 });
 
-/** Builds manifests/simulator.json with this device's credentials, duty-cycled, and runs it until `uploads` arrived. */
-async function runFirmware(device: DeviceCredentials, uploads: number): Promise<{ events: DeviceEvent[]; trace: string; serverResumed: boolean[] }> {
-  const credentials = join(ROOT, 'build', 'moddable-test', NAME, `credentials-${device.thing}`);
-  mkdirSync(credentials, { recursive: true, mode: 0o700 });
-  writeFileSync(join(credentials, 'ca.der'), pemToDer(pki.rootCa));
-  writeFileSync(join(credentials, 'device.der'), pemToDer(device.cert));
-  writeFileSync(join(credentials, 'device.key.der'), pemToDer(device.key), { mode: 0o600 });
+function writeCredentials(dir: string, device: DeviceCredentials): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'ca.der'), pemToDer(pki.rootCa));
+  writeFileSync(join(dir, 'device.der'), pemToDer(device.cert));
+  writeFileSync(join(dir, 'device.key.der'), pemToDer(device.key), { mode: 0o600 });
+}
+
+/**
+ * Builds manifests/simulator.json duty-cycled, with `image`'s credentials as
+ * resources and, if given, `store`'s in the simulated device's credential store
+ * (hal/moddable/store-layout.ts), and runs it until `uploads` arrived from the
+ * device the connection used.
+ */
+async function runFirmware(image: DeviceCredentials, uploads: number, store?: DeviceCredentials): Promise<{ events: DeviceEvent[]; trace: string; serverResumed: boolean[] }> {
+  const device = store ?? image;
+  const credentials = join(ROOT, 'build', 'moddable-test', NAME, `image-${image.thing}`);
+  writeCredentials(credentials, image);
+  const deviceDir = join(ROOT, 'build', 'moddable-test', NAME, `device-${device.thing}`);
+  if (store) writeCredentials(join(deviceDir, 'nvs'), store);
   const artifact = buildForMcsim({
     manifest: 'manifests/simulator.json',
     name: NAME,
@@ -71,6 +83,7 @@ async function runFirmware(device: DeviceCredentials, uploads: number): Promise<
       powerMode: 'duty',
       sampleIntervalMs: 8000,
       uploadIntervalMs: 8000,
+      ...(store ? { deviceDir } : {}),
     },
   });
   const sim = new Mcsim(artifact);
@@ -109,6 +122,9 @@ test('duty-cycled firmware with an RSA-2048 device key delivers telemetry; every
   checkRun(device, await runFirmware(device, 4), 4);
 });
 
-test('the same with an ECDSA P-256 device key', { skip, timeout: 1_200_000 }, async () => {
-  checkRun(pki.ecDevice, await runFirmware(pki.ecDevice, 3), 3);
+test('the same with an ECDSA P-256 device key, taken from the credential store over the image\'s RSA one', { skip, timeout: 1_200_000 }, async () => {
+  const run = await runFirmware(pki.devices[0], 3, pki.ecDevice);
+  checkRun(pki.ecDevice, run, 3);
+  const keys = run.events.filter((e) => e.event === 'tls.measured').map((e) => e.fields?.keyType);
+  assert.ok(keys.length >= 3 && keys.every((k) => k === 'ec-p256'), JSON.stringify(keys));
 });
