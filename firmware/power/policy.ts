@@ -31,6 +31,15 @@ export interface EnergyProfile {
   readonly joinHintMs: number;
   /** Full mutual-TLS handshake (RSA-2048 client key). */
   readonly tlsHandshakeMs: number;
+  /**
+   * The device's CPU time in a full TLS 1.2 handshake with Mbed TLS (hardware
+   * RSA, software ECC) against an RSA-2048 server chain, as AWS IoT's with
+   * Amazon Root CA 1, by device key type: ECDHE on P-256 (two point
+   * multiplications), three RSA-2048 signature checks (the chain's two links and
+   * the ServerKeyExchange) and the device's own CertificateVerify signature.
+   * Part of `tlsHandshakeMs`, not added to it.
+   */
+  readonly tlsClientCpuMs: Readonly<Record<'rsa-2048' | 'ec-p256', number>>;
   /** Effective radio throughput for application bytes, bits per second. */
   readonly airBitsPerS: number;
   /** Radio-on time per round trip to the broker beyond the bytes themselves. */
@@ -54,6 +63,13 @@ const ESP32: EnergyProfile = Object.freeze({
   joinColdMs: 900, // same: WPA2 join ~900 ms cold
   joinHintMs: 200, // same: ~200 ms with channel, BSSID and static IP
   tlsHandshakeMs: 1800, // esp-idf issues #630, #8852; phoneblock #322: 1.2-2.5 s with mbedTLS (midpoint)
+  // Sums of cited ESP32 figures, at 160 MHz (x1.5 where measured at 240 MHz): a P-256 point multiplication
+  // 53.89 ms at 240 MHz (Mbed TLS 4.1, TF-PSA-Crypto pull request #873, ESP32, no accelerator) -> 81 ms;
+  // an RSA-2048 public-key operation at most 45 ms and a private-key one at most 750 ms (ESP-IDF v6.0.2,
+  // components/idf_test/include/esp32/idf_performance_target.h: the bounds its hardware RSA test enforces,
+  // so these sums are upper bounds); an ECDSA P-256 signature is one point multiplication, 81 ms.
+  // rsa-2048: 2 x 81 + 3 x 45 + 750 = 1,047 ms; ec-p256: 2 x 81 + 3 x 45 + 81 = 378 ms.
+  tlsClientCpuMs: Object.freeze({ 'rsa-2048': 1047, 'ec-p256': 378 }),
   airBitsPerS: 6_000_000, // conservative effective TCP goodput over 802.11n; ESP32 iperf reaches ~20 Mbit/s
   roundTripMs: 30, // a broker round trip on a good Wi-Fi/Internet path, radio in RX meanwhile
   volts: 3.3,

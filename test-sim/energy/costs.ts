@@ -91,11 +91,9 @@ export interface ChipCosts {
  *   mode 0: SSID only); channel-bssid 200 with a cached IP (same, mode 3);
  *   the DHCP share, 150 ms, is a modelling decision (two LAN round trips plus
  *   the server), 1,000 ms pessimistic for lwIP's ARP conflict check.
- * - tlsComputeMs.mbedtls full 1,000: esp-idf issues #630 and #8852 report
- *   1.2-2.5 s for a full mutual-TLS handshake with mbedTLS on an ESP32, round
- *   trips and the server included: the low end less three round trips and the
- *   server's share. No source separates RSA-2048 from ECDSA P-256 client keys,
- *   so both are priced alike (modelling decision); resumed: symmetric crypto
+ * - tlsComputeMs.mbedtls full: the firmware profile's `tlsClientCpuMs` by
+ *   device key type (RSA-2048 1,047 ms, ECDSA P-256 378 ms: cited ESP32
+ *   figures summed in firmware/link/energy.ts); resumed: symmetric crypto
  *   only, 20 ms.
  * - flash: Winbond W25Q32JV datasheet, page program 0.4 ms typical (3 ms max),
  *   4 KB sector erase 45 ms typical (400 ms max), the CPU waiting at ~30 mA.
@@ -138,8 +136,8 @@ function esp32(profile: EnergyProfile): ChipCosts {
         'ec-p256': { full: MEASURED.moddableRsaFullMs, resumed: MEASURED.moddableResumedMs },
       },
       mbedtls: {
-        'rsa-2048': { full: 1000, resumed: 20 },
-        'ec-p256': { full: 1000, resumed: 20 },
+        'rsa-2048': { full: profile.tlsClientCpuMs['rsa-2048'], resumed: 20 },
+        'ec-p256': { full: profile.tlsClientCpuMs['ec-p256'], resumed: 20 },
       },
     },
     airBitsPerS: profile.airBitsPerS,

@@ -276,8 +276,14 @@ static const mbedtls_x509_crt_profile gProfile = {
 
 /*
  * Cipher suites offered: forward-secret ECDHE with AEAD only (no CBC, no RSA
- * key transport), ECDSA and RSA server certificates; AWS IoT Core's default
- * policy accepts the TLS 1.2 ones. Suites a build lacks are skipped by Mbed TLS.
+ * key transport); AWS IoT Core's default policy accepts the TLS 1.2 ones.
+ * Suites with RSA server certificates come first, and RSA signatures first in
+ * signature_algorithms: AWS IoT presents its RSA chain (Amazon Root CA 1) for
+ * them, and on ESP32, ESP32-S3 and ESP32-C3 an RSA-2048 signature check runs on
+ * the big-number accelerator (at most 45 ms, ESP-IDF's performance bound) while
+ * an ECDSA P-256 check is software (230 ms at 240 MHz, TF-PSA-Crypto pull
+ * request #873); a full handshake checks three. Suites a build lacks are
+ * skipped by Mbed TLS.
  */
 static const int gCiphersuites[] = {
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
@@ -285,13 +291,27 @@ static const int gCiphersuites[] = {
 	MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
 	MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
 #endif
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 	MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 	0
+};
+
+/* SHA-256 or stronger only; RSA before ECDSA (see above). Ones a build lacks are not offered. */
+static const uint16_t gSignatureAlgorithms[] = {
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512,
+	MBEDTLS_TLS1_3_SIG_NONE
 };
 
 static void fail(flTlsEngine engine, flTlsFailureKind kind, int code)
@@ -592,6 +612,7 @@ flTlsStatus flTlsEngineNew(flTlsEngine *result, const flTlsOptions *options, flT
 	mbedtls_ssl_conf_ca_chain(&engine->config, &engine->ca, NULL);
 	mbedtls_ssl_conf_verify(&engine->config, verifyCertificate, engine);
 	mbedtls_ssl_conf_ciphersuites(&engine->config, gCiphersuites);
+	mbedtls_ssl_conf_sig_algs(&engine->config, gSignatureAlgorithms);
 	mbedtls_ssl_conf_min_tls_version(&engine->config, MBEDTLS_SSL_VERSION_TLS1_2);
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
 	mbedtls_ssl_conf_max_tls_version(&engine->config, (0x0304 == options->maxVersion) ? MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
