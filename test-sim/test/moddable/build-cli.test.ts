@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { planBuild, userKeys } from '../../../tools/moddable/build';
+import { fakeMbedtls } from './fake-mbedtls';
 import { composeLayer, readTarget, sdkconfigKeys } from '../../../tools/moddable/sdkconfig';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -29,22 +30,6 @@ function bare(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-/**
- * A directory shaped like an Mbed TLS 4 source tree with its build
- * (tools/moddable/mbedtls.ts): the headers it looks for, and libraries whose
- * crypto archive names mbedtls_platform_set_calloc_free unless `stock`.
- */
-function fakeMbedtls(stock = false): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldlink-fake-mbedtls-'));
-  mkdirSync(join(dir, 'include', 'mbedtls'), { recursive: true });
-  mkdirSync(join(dir, 'tf-psa-crypto', 'include', 'psa'), { recursive: true });
-  mkdirSync(join(dir, 'build', 'library'), { recursive: true });
-  writeFileSync(join(dir, 'include', 'mbedtls', 'ssl.h'), '');
-  writeFileSync(join(dir, 'tf-psa-crypto', 'include', 'psa', 'crypto.h'), '');
-  for (const name of ['libmbedtls.a', 'libmbedx509.a']) writeFileSync(join(dir, 'build', 'library', name), '!<arch>\n');
-  writeFileSync(join(dir, 'build', 'library', 'libtfpsacrypto.a'), stock ? '!<arch>\npsa_crypto_init\n' : '!<arch>\nmbedtls_platform_set_calloc_free\n');
-  return dir;
-}
 
 /**
  * A directory shaped like a built SDK: build/bin/<host>/release/mcconfig, and

@@ -13,6 +13,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { nvsPartition, planBuild } from '../../../tools/moddable/build';
+import { fakeMbedtls } from './fake-mbedtls';
 import { collectStore, nvsCsv, wifiPassword, writeNvsImage, writeStoreDirectory } from '../../../tools/moddable/store';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -148,7 +149,7 @@ test('the simulator build puts the credentials in the device directory, not in i
   const sdk = fakeSdk();
   const credentials = credentialsDir({ thing: 'sim-dev-3' });
   try {
-    const plan = planBuild('sim', ['--credentials', credentials, '--device', join(tmpdir(), 'fieldlink-dev-x'), 'endpoint=127.0.0.1'], bare({ MODDABLE: sdk }));
+    const plan = planBuild('sim', ['--credentials', credentials, '--device', join(tmpdir(), 'fieldlink-dev-x'), 'endpoint=127.0.0.1'], bare({ MODDABLE: sdk, FIELDLINK_MBEDTLS: fakeMbedtls() }));
     if (plan === 'help') return;
     assert.equal(plan.store?.deviceDir, join(tmpdir(), 'fieldlink-dev-x'));
     assert.ok(plan.args.includes(`deviceDir=${join(tmpdir(), 'fieldlink-dev-x')}`));
