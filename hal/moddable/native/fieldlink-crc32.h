@@ -1,6 +1,6 @@
 /*
  * CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) for the records the
- * native modules keep in RTC memory (power-esp32.c, station-esp32.c). Bitwise:
+ * native modules keep in RTC memory (power-esp32.c, station-esp32.c, tls-store.c). Bitwise:
  * the records are small and written rarely.
  */
 #ifndef FIELDLINK_CRC32_H

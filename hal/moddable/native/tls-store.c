@@ -4,15 +4,18 @@
 
 #include "tls-store.h"
 
+#include <stddef.h>
 #include <string.h>
+
+#include "fieldlink-crc32.h"
 
 #define kStoreMagic (0x464c5453)		/* "FLTS" */
 
 typedef struct {
 	uint32_t magic;
 	uint32_t length;
+	uint32_t crc;			/* over expires, tag and the first `length` bytes, which follow each other */
 	uint32_t expires;
-	uint32_t crc;			/* over expires, tag and bytes */
 	uint8_t tag[FL_TLS_STORE_TAG_LENGTH];
 	uint8_t bytes[FL_TLS_STORE_CAPACITY];
 } flTlsStoreRecord;
@@ -42,26 +45,9 @@ typedef struct {
 	}
 #endif
 
-/* CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), continuing from `crc`. */
-static uint32_t crc32(uint32_t crc, const uint8_t *data, size_t length)
-{
-	crc = ~crc;
-	while (length--) {
-		crc ^= *data++;
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xEDB88320 & (0 - (crc & 1)));
-	}
-	return ~crc;
-}
-
 static uint32_t recordCrc(void)
 {
-	uint8_t expires[4] = {
-		(uint8_t)gStore.expires, (uint8_t)(gStore.expires >> 8), (uint8_t)(gStore.expires >> 16), (uint8_t)(gStore.expires >> 24)
-	};
-	uint32_t crc = crc32(0, expires, sizeof(expires));
-	crc = crc32(crc, gStore.tag, sizeof(gStore.tag));
-	return crc32(crc, gStore.bytes, gStore.length);
+	return fieldlinkCRC32((const uint8_t *)&gStore.expires, (uint32_t)(offsetof(flTlsStoreRecord, bytes) - offsetof(flTlsStoreRecord, expires) + gStore.length));
 }
 
 static int valid(void)
