@@ -116,7 +116,12 @@ function holdUntilNextTurn(object: object | undefined): void {
   if (object) Timer.set(() => object, 0);
 }
 
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+/**
+ * No capturing group: XS 8.2.3 crashed mcsim in fx_RegExp_prototype_exec running
+ * this preloaded (frozen) RegExp, with a capture, on an endpoint string read from
+ * the credential store at run time.
+ */
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
 export interface SecureStreamHooks {
   /** Wraps every callback into firmware (the HAL drops them once halted). */
