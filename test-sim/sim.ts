@@ -3,11 +3,13 @@
  * virtual clock, each running the firmware in XS (default) or in Node, and the
  * summary that `npm run sim -- --json` prints.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { App } from '../hal/types';
 import { main as firmwareMain } from '../firmware/app/main';
 import { Scheduler } from './clock/scheduler';
+import { RealIo } from './clock/real-io';
 import { buildBundle } from './engine/bundle';
 import { NodeEngine } from './engine/node';
 import { XsEngine } from './engine/xs';
@@ -64,6 +66,8 @@ export interface SimSummary {
   scenario: string;
   devices: number;
   events: number;
+  /** SHA-256 of the ordered event log with simulated timestamps (eventsDigest): equal for equal seeds. */
+  events_sha256: string;
   boots: number;
   crashes: number;
   xs_compute: number;
@@ -123,14 +127,15 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const startEngine = (host: DeviceHost): Promise<Engine> =>
     bundle ? XsEngine.start(bundle.code, host) : Promise.resolve(new NodeEngine(app.fn, host));
 
+  const energy = ENERGY_PROFILES[options.profile ?? 'esp32'];
   const worldOption = options.world ?? 'local';
   const world = worldOption === 'local'
-    ? await localWorld(scheduler)
+    ? await localWorld(scheduler, { latencyMs: energy.roundTripMs / 2 })
     : worldOption === 'model' ? await modelWorld({ now: () => scheduler.now })
       : typeof worldOption === 'function' ? await worldOption(scheduler) : externalWorld(worldOption);
+  if (world.realSockets) scheduler.realIo = new RealIo();
   const config = { ...world.deviceConfig, ...scenario.config };
 
-  const energy = ENERGY_PROFILES[options.profile ?? 'esp32'];
   const devices: DeviceHost[] = [];
   for (let index = 0; index < scenario.devices; index++) {
     devices.push(new DeviceHost({
@@ -151,8 +156,6 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       traceEnergy: index === 0,
       record: (event) => events.push(event),
       openSecureSocket: options.openSecureSocket ?? world.openSecureSocket ?? openSecureSocket,
-      realNetwork: world.realNetwork,
-      pathSilent: (target) => world.proxy !== undefined && target.port === world.proxy.port && world.proxy.mode === 'blackhole',
     }));
   }
   try {
@@ -160,17 +163,6 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   } catch (error) {
     await world.close();
     throw error;
-  }
-  const endpoint = world.endpoint;
-  if (endpoint && world.realNetwork !== false) {
-    // Fire-and-forget bytes (a QoS 0 PUBLISH) get no reply to wait for: hold warp until the broker has read them.
-    let sentBase = 0;
-    let readBase = 0;
-    const sent = () => devices.reduce((t, d) => t + d.net.bytesTx, 0);
-    scheduler.watch(
-      () => sent() - sentBase > endpoint.stats.bytesIn - readBase,
-      () => { sentBase = sent(); readBase = endpoint.stats.bytesIn; },
-    );
   }
   const bootRandom = random.fork(0xb007);
   for (const device of devices) scheduler.at(bootRandom.next() * scenario.bootSpreadMs, () => device.boot('power-on'));
@@ -214,6 +206,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       scenario: scenario.name,
       devices: devices.length,
       events: events.length,
+      events_sha256: eventsDigest(events),
       boots: sum((d) => d.lifecycle.boots),
       crashes: sum((d) => d.lifecycle.crashes),
       xs_compute: sum((d) => d.lifecycle.compute),
@@ -289,6 +282,13 @@ function prepareStateDir(dir: string): string {
     throw new UsageError(`--state ${dir}: cannot create it (${(error as NodeJS.ErrnoException).code})`);
   }
   return dir;
+}
+
+/** SHA-256 over one JSON line `[t, device, event, fields]` per event, in the order they happened. */
+export function eventsDigest(events: readonly RecordedEvent[]): string {
+  const hash = createHash('sha256');
+  for (const e of events) hash.update(`${JSON.stringify([e.t, e.device, e.event, e.fields ?? null])}\n`);
+  return hash.digest('hex');
 }
 
 function round(value: number, digits: number): number {

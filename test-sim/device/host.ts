@@ -45,7 +45,7 @@ export interface DeviceHostOptions {
   wifi: WifiTiming;
   /** The credential files the firmware names (its flashed resources), text by name. */
   credentials: Readonly<Record<string, string>>;
-  /** Host name to TCP address, so a simulated endpoint name can reach a loopback port. */
+  /** Host name to an address the world's TLS client understands (undefined: the name does not resolve). */
   resolve(host: string, port: number): { host: string; port: number } | undefined;
   /** Wall clock (epoch ms) at simulation start. */
   epochMs: number;
@@ -58,11 +58,7 @@ export interface DeviceHostOptions {
   /** What the device's software can do (energy meter; default this firmware on hal/moddable). */
   platform?: Platform;
   record(event: RecordedEvent): void;
-  /** False when the network is modelled in-process: no wall-clock waits for replies. */
-  realNetwork?: boolean;
-  /** True while the path to `target` forwards nothing (a blackholed proxy): a connect then cannot finish, so time may warp. */
-  pathSilent?(target: { host: string; port: number }): boolean;
-  /** Host TLS client (test-sim/net/secure.ts), injected so fault-injecting proxies can wrap it. */
+  /** Host TLS client (test-sim/net/secure.ts or the world's), injected so tests can wrap it. */
   openSecureSocket: OpenSecureSocket;
 }
 
@@ -89,6 +85,7 @@ export class DeviceHost {
       startEngine: () => options.startEngine(this),
       record: (event, fields) => this.record(event, fields),
       booted: () => this.clock.booted(),
+      delivered: () => this.net.flush(),
       halted: () => {
         this.clock.halt();
         this.net.halt();
@@ -114,8 +111,6 @@ export class DeviceHost {
       openSecureSocket: options.openSecureSocket,
       tlsHandshakeMs: this.meter.handshakeLatencyMs,
       online,
-      realNetwork: options.realNetwork,
-      pathSilent: options.pathSilent,
     });
     this.sensor = new SensorModel(scheduler, options.random);
     this.table = joinTables(

@@ -28,6 +28,8 @@ export interface LifecycleHooks {
   record(event: string, fields?: Record<string, unknown>): void;
   /** A new machine starts (the tick restarts). */
   booted(): void;
+  /** A delivery ended (whatever its outcome): run the I/O the firmware asked for during it. */
+  delivered(): void;
   /** The machine stops: timers, streams and the radio go with it. */
   halted(): void;
   /** Power is gone: the RTC domain is lost. */
@@ -99,6 +101,7 @@ export class Lifecycle {
       await engine.deliver(bytes);
       if (engine.name === 'xs') this.hooks.meter.compute(engine.meter.compute - computeBefore);
     } catch (error) {
+      this.hooks.delivered();
       if (error instanceof PowerCut || this.dead) {
         await this.cutPower(this.hooks.bootMs, { during: 'flash-write' });
         return;
@@ -112,6 +115,7 @@ export class Lifecycle {
       }
       throw error;
     }
+    this.hooks.delivered();
     if (this.sleepRequest !== undefined) {
       const { ms, reason } = this.sleepRequest;
       await this.inspect().catch(() => undefined);

@@ -14,6 +14,7 @@
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { Aedes, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import type { Packet } from 'mqtt-packet';
@@ -35,6 +36,9 @@ import { ClientHandshakeInspector, verifyClientChain, type HandshakeRejection } 
 
 /** The port `npm run endpoint` listens on unless told otherwise (the library defaults to an ephemeral one). */
 export const DEFAULT_ENDPOINT_PORT = 8443;
+
+/** A timer delay that never fires within a run (setTimeout's maximum). */
+const NEVER_MS = 0x7fffffff;
 
 export type HandshakeFailure = HandshakeRejection | 'version' | 'server-alpn' | 'aborted' | 'timeout' | 'tls';
 
@@ -99,6 +103,12 @@ export interface LocalEndpointOptions {
   maxVersion?: tls.SecureVersion;
   /** OpenSSL cipher string, e.g. `DEFAULT@SECLEVEL=0` to allow TLS 1.0/1.1 at all. */
   ciphers?: string;
+  /**
+   * Listen on TCP (default). `false`: no listener; connections arrive only
+   * through `accept` (the simulator's in-memory network), and no timer of this
+   * endpoint or its broker runs on the wall clock.
+   */
+  listen?: boolean;
   /** Milliseconds for rate limits and keepalive; default `performance.now`. */
   now?: () => number;
   /** Wall clock for certificate dates; default `new Date()`. */
@@ -106,7 +116,7 @@ export interface LocalEndpointOptions {
   limits?: Partial<BrokerLimits>;
   /** How often keepalive deadlines are checked on a real timer; 0: only by `sweep()`. Default 1000. */
   sweepIntervalMs?: number;
-  /** Default 10 s. */
+  /** Default 10 s; 0: none. Ignored (none) when `listen` is false. */
   handshakeTimeoutMs?: number;
   /** Human-readable trace: rejections, connects, disconnects. Never key material. */
   onEvent?: (event: string, fields: EndpointEventFields) => void;
@@ -125,6 +135,8 @@ export interface LocalEndpoint {
   sessions(): SessionInfo[];
   /** Apply keepalive deadlines at `now()`; call after advancing a virtual clock. */
   sweep(): void;
+  /** Serve one connection given as a stream (an in-memory connection); TCP connections arrive by themselves. */
+  accept(socket: Duplex): void;
   close(): Promise<void>;
 }
 
@@ -150,6 +162,8 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
   const serverAlpn = options.serverAlpn ?? (requiredAlpn === false ? false : [requiredAlpn]);
   const limits: BrokerLimits = { ...AWS_LIMITS, ...options.limits };
   const now = options.now ?? (() => performance.now());
+  const listen = options.listen !== false;
+  const handshakeTimeoutMs = listen ? options.handshakeTimeoutMs ?? 10_000 : 0;
   const wallClock = options.wallClock ?? (() => new Date());
   const emit = options.onEvent ?? (() => {});
   const credentials = options.serverCredentials ?? pki.endpoint;
@@ -192,6 +206,9 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
   const sessions = new Map<FilteredStream, Session>();
   const lastConnectAt = new Map<string, number>();
   const broker = new Aedes({
+    // Without a listener, no wall-clock timer may act on a client: CONNECT's arrival and
+    // keepalive are judged on `now()` (sweep), and the $SYS heartbeat never fires.
+    ...(listen ? {} : { connectTimeout: NEVER_MS, heartbeatInterval: Math.floor(NEVER_MS / 4) }), // aedes clears wills every 4 heartbeats
     preConnect(client: Client, packet: ConnectPacket, callback) {
       const session = sessions.get(client.conn as FilteredStream);
       const clientId = packet.clientId;
@@ -321,8 +338,9 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
   };
 
   // ---- TLS ------------------------------------------------------------------
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((raw) => {
+  const sockets = new Set<Duplex>();
+  /** One client connection: a TCP socket, or one end of an in-memory connection (test-sim/net/memory.ts). */
+  const accept = (raw: Duplex) => {
     sockets.add(raw);
     raw.on('close', () => sockets.delete(raw));
     raw.on('error', () => {});
@@ -349,7 +367,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
       requestCert: true,
       rejectUnauthorized: true,
       ALPNProtocols: serverAlpn === false ? undefined : serverAlpn,
-      handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+      handshakeTimeout: handshakeTimeoutMs,
     } as tls.TLSSocketOptions);
     secure.on('error', (error: NodeJS.ErrnoException) => {
       if (verdict !== undefined || established) return; // already counted, or not a handshake failure
@@ -372,16 +390,19 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
       emit('handshake.ok', { protocol: secure.getProtocol() ?? '', alpn: String(secure.alpnProtocol) });
       startMqtt(secure, () => alertAfterHandshake);
     });
-  });
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const server = listen ? net.createServer(accept) : undefined;
+  if (server) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  }
+  const port = server ? (server.address() as net.AddressInfo).port : 0;
 
   const sweep = () => {
     const t = now();
@@ -414,10 +435,11 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
         .filter((s) => s.clientId !== undefined && s.keepalive !== undefined)
         .map((s) => ({ clientId: s.clientId!, keepalive: { ...s.keepalive! }, lastHeard: s.lastHeard })),
     sweep,
+    accept,
     close() {
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const stopped = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
         for (const socket of sockets) socket.destroy();
         await new Promise<void>((resolve) => broker.close(() => resolve()));
         await stopped;

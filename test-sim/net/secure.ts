@@ -14,6 +14,7 @@
  * `classifySocketError`, a pure function. `onError` fires at most once; after
  * it, or after `close()`, no callback fires.
  */
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { CertFailure, LinkError, LinkErrorCategory } from '../../hal/types';
 
@@ -30,8 +31,14 @@ export interface SecureSocketOptions {
   cert: string;
   /** Device private key, PEM. Never logged, never part of a message. */
   key: string;
-  /** Deadline for TCP connect plus TLS handshake. */
+  /** Deadline for TCP connect plus TLS handshake, wall ms; 0: none (the caller keeps its own, e.g. on virtual time). */
   timeoutMs: number;
+  /**
+   * Run TLS over this connected stream instead of opening a TCP connection to
+   * `host:port` (the simulator's in-memory network, net/memory.ts); `host` and
+   * `port` then only name the peer in messages.
+   */
+  socket?: Duplex;
   /** Where to keep the session for resumption (one per simulated device); none: always a full handshake. */
   sessionCache?: TlsSessionCache;
 }
@@ -229,15 +236,14 @@ export function alpnError(offered: string[], selected: string | false | null | u
 }
 
 export function openSecureSocket(options: SecureSocketOptions, events: SecureSocketEvents): SecureSocket {
-  const context: ClassifyContext = { stage: 'tcp', host: options.host, port: options.port, serverName: options.serverName };
+  const context: ClassifyContext = { stage: options.socket ? 'tls' : 'tcp', host: options.host, port: options.port, serverName: options.serverName };
   let state: 'connecting' | 'open' | 'failed' | 'closed' = 'connecting';
 
   const sessionKey = `${options.host}:${options.port}:${options.serverName}`;
   let socket: tls.TLSSocket;
   try {
     socket = tls.connect({
-      host: options.host,
-      port: options.port,
+      ...(options.socket ? { socket: options.socket } : { host: options.host, port: options.port }),
       servername: options.serverName,
       ALPNProtocols: options.alpn.length > 0 ? options.alpn : undefined,
       ca: options.ca,
@@ -255,7 +261,9 @@ export function openSecureSocket(options: SecureSocketOptions, events: SecureSoc
     throw new Error(`openSecureSocket: the TLS credentials could not be loaded (${code}) — check ca, cert and key are PEM and that key matches cert`);
   }
 
-  const deadline = setTimeout(() => fail({ code: 'ETIMEDOUT', message: `no session after ${options.timeoutMs} ms` }), options.timeoutMs);
+  const deadline = options.timeoutMs > 0
+    ? setTimeout(() => fail({ code: 'ETIMEDOUT', message: `no session after ${options.timeoutMs} ms` }), options.timeoutMs)
+    : undefined;
 
   function finish(): void {
     clearTimeout(deadline);

@@ -1,9 +1,10 @@
 /**
  * The device's secure streams, host side of `hal.network.openSecure`: each
- * stream is one connection attempt through `OpenSecureSocket` (real TLS in
- * net/secure.ts, or the fleet's model broker), reported to the firmware with
- * the modelled handshake time of an ESP32 (loopback is far faster), counted
- * for the summary and charged to the energy meter.
+ * stream is one connection attempt through `OpenSecureSocket` (real TLS over
+ * the in-memory network or a socket, net/secure.ts, or the fleet's model
+ * broker), reported to the firmware with the modelled handshake time of an
+ * ESP32 (the host's TLS is far faster), counted for the summary and charged to
+ * the energy meter.
  */
 import type { LinkError } from '../../hal/types';
 import { EVENTS } from '../../hal/events';
@@ -25,34 +26,22 @@ export type OpenSecureSocket = (
 export interface StreamsOptions {
   /** The credential files the firmware names (its flashed resources), text by name. */
   credentials: Readonly<Record<string, string>>;
-  /** Host name to TCP address, so a simulated endpoint name can reach a loopback port. */
+  /** Host name to an address the opener understands; undefined: the name does not resolve. */
   resolve(host: string, port: number): { host: string; port: number } | undefined;
-  /** Host TLS client (net/secure.ts), injected so fault-injecting proxies can wrap it. */
+  /** Host TLS client: real TLS over the in-memory network or a socket (net/secure.ts), or the fleet's model broker. */
   openSecureSocket: OpenSecureSocket;
   /** Full handshake on the device, ms (firmware/power/policy.ts). */
   tlsHandshakeMs: number;
   /** The station is associated. */
   online(): boolean;
-  /** False when the network is modelled in-process: no wall-clock waits for replies. */
-  realNetwork?: boolean;
-  /** True while the path to `target` forwards nothing (a blackholed proxy): a connect then cannot finish, so time may warp. */
-  pathSilent?(target: { host: string; port: number }): boolean;
 }
 
 interface StreamState {
   socket: { write(bytes: Uint8Array): void; close(): void } | undefined;
   closed: boolean;
-  /** Bytes were written and nothing has come back yet: a reply is likely under way. */
-  awaiting?: { release(): void };
+  /** Real sockets: a reply is due (clock/real-io.ts); called when bytes come back. */
+  replyDue?: () => void;
 }
-
-/**
- * After a write, time follows the wall clock until the peer answers or this
- * much wall time passes (most MQTT packets a device sends expect a reply:
- * CONNACK, PUBACK, PINGRESP, SUBACK). Without it, a slow first reply could be
- * overtaken by a warp to the client's own reply deadline.
- */
-const REPLY_WAIT_WALL_MS = 500;
 
 export class SecureStreams {
   /** Secure streams opened (each is one connection attempt), and when. */
@@ -67,17 +56,28 @@ export class SecureStreams {
   private streams = new Map<number, StreamState>();
   /** Bumped when the machine halts: callbacks of its sockets are ignored afterwards. */
   private generation = 0;
+  /**
+   * Socket operations the firmware asked for during the delivery running now.
+   * They run when the delivery is over (`flush`), in order, so nothing in Node
+   * runs while the firmware does: where Node's stream callbacks fall relative
+   * to the firmware's calls cannot change the run.
+   */
+  private outbox: (() => void)[] = [];
 
   constructor(private readonly ctx: DeviceContext, private readonly options: StreamsOptions) {}
 
+  /** Run the socket operations of the delivery that just ended. */
+  flush(): void {
+    const ops = this.outbox;
+    this.outbox = [];
+    for (const op of ops) op();
+  }
+
   /** The machine stopped: every stream closes with it. */
   halt(): void {
+    this.flush();
     this.generation++;
-    for (const stream of this.streams.values()) {
-      stream.closed = true;
-      stream.awaiting?.release();
-      stream.socket?.close();
-    }
+    for (const stream of this.streams.values()) this.closeNow(stream);
     this.streams.clear();
   }
 
@@ -106,12 +106,15 @@ export class SecureStreams {
 
   private drop(id: number): void {
     const stream = this.streams.get(id);
-    if (stream) {
-      stream.closed = true;
-      stream.awaiting?.release();
-      stream.socket?.close();
-      this.streams.delete(id);
-    }
+    if (!stream) return;
+    this.streams.delete(id);
+    this.outbox.push(() => this.closeNow(stream));
+  }
+
+  private closeNow(stream: StreamState): void {
+    stream.closed = true;
+    stream.replyDue?.();
+    stream.socket?.close();
   }
 
   private write(m: Message): Uint8Array {
@@ -119,28 +122,17 @@ export class SecureStreams {
     if (stream?.socket && !stream.closed) {
       this.bytesTx += m.body.length;
       this.ctx.meter.bytes(m.body.length, true);
-      if (this.options.realNetwork !== false) {
-        if (m.op === Op.TlsWriteReply) this.awaitReply(stream);
-        else this.scheduler.touchIo();
+      const realIo = this.scheduler.realIo;
+      if (realIo) {
+        if (m.op === Op.TlsWriteReply) stream.replyDue ??= realIo.replyDue();
+        else realIo.touch();
       }
-      stream.socket.write(m.body.slice());
+      const bytes = m.body.slice();
+      this.outbox.push(() => {
+        if (!stream.closed) stream.socket!.write(bytes);
+      });
     }
     return ok(m);
-  }
-
-  private awaitReply(stream: StreamState): void {
-    this.scheduler.touchIo();
-    if (stream.awaiting) return;
-    this.scheduler.beginIo();
-    const timer = setTimeout(() => release(), REPLY_WAIT_WALL_MS);
-    const release = () => {
-      if (stream.awaiting !== awaiting) return;
-      clearTimeout(timer);
-      stream.awaiting = undefined;
-      this.scheduler.endIo();
-    };
-    const awaiting = { release };
-    stream.awaiting = awaiting;
   }
 
   private open(m: Message): void {
@@ -180,57 +172,64 @@ export class SecureStreams {
     const started = this.scheduler.now;
     const modelled = this.options.tlsHandshakeMs;
     const generation = this.generation;
+    const realIo = this.scheduler.realIo;
     let settled = false;
-    const silent = this.options.realNetwork === false || (this.options.pathSilent?.(target) ?? false);
-    if (!silent) this.scheduler.beginIo();
-    // The device's connect deadline runs on virtual time; the real socket gets a generous one of its own.
+    realIo?.beginIo();
+    // The device's connect deadline runs on virtual time.
     const deadline = this.ctx.later(options.timeoutMs, () => {
       if (settled || stream.closed) return undefined;
       settle();
-      stream.closed = true;
-      stream.socket?.close();
+      this.closeNow(stream);
       return fail({ category: 'timeout', message: `no TLS session within ${options.timeoutMs} ms` });
     });
     const settle = () => {
       if (!settled) {
         settled = true;
         deadline.cancel();
-        if (!silent) this.scheduler.endIo();
+        realIo?.endIo();
       }
     };
-    /** Deliver no earlier than the modelled handshake time: loopback is far faster than an ESP32. */
+    /** Deliver no earlier than the modelled handshake time: the host's TLS is far faster than an ESP32's. */
     const atModelledTime = (bytes: () => Uint8Array) => {
       const wait = Math.max(0, started + modelled - this.scheduler.now);
       if (wait > 0) this.ctx.later(wait, bytes);
       else this.ctx.post(bytes);
     };
-    stream.socket = this.options.openSecureSocket(
-      { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, timeoutMs: 120_000 },
-      {
-        onConnect: (info) => {
-          settle();
-          if (stream.closed || generation !== this.generation) return;
-          this.tlsHandshakes++;
-          this.ctx.meter.handshake(info.resumed);
-          this.ctx.record(EVENTS.tlsConnected, { alpn: info.alpn ?? null, protocol: info.protocol ?? null });
-          atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }));
+    this.outbox.push(() => {
+      if (stream.closed) return;
+      stream.socket = this.options.openSecureSocket(
+        // A real socket gets a generous wall-clock deadline of its own; the in-memory network ignores it.
+        { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, timeoutMs: 120_000 },
+        {
+          onConnect: (info) => {
+            settle();
+            if (stream.closed || generation !== this.generation) return;
+            this.tlsHandshakes++;
+            this.ctx.meter.handshake(info.resumed);
+            this.ctx.record(EVENTS.tlsConnected, { alpn: info.alpn ?? null, protocol: info.protocol ?? null });
+            atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }));
+          },
+          onData: (bytes) => {
+            if (stream.closed || generation !== this.generation) return;
+            this.bytesRx += bytes.length;
+            this.ctx.meter.bytes(bytes.length, false);
+            if (realIo) {
+              stream.replyDue?.();
+              stream.replyDue = undefined;
+              realIo.touch();
+            }
+            this.ctx.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
+          },
+          onError: (error) => {
+            settle();
+            stream.replyDue?.();
+            stream.replyDue = undefined;
+            if (stream.closed || generation !== this.generation) return;
+            stream.closed = true;
+            atModelledTime(() => fail(error));
+          },
         },
-        onData: (bytes) => {
-          if (stream.closed || generation !== this.generation) return;
-          this.bytesRx += bytes.length;
-          this.ctx.meter.bytes(bytes.length, false);
-          stream.awaiting?.release();
-          if (this.options.realNetwork !== false) this.scheduler.touchIo();
-          this.ctx.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
-        },
-        onError: (error) => {
-          settle();
-          stream.awaiting?.release();
-          if (stream.closed || generation !== this.generation) return;
-          stream.closed = true;
-          atModelledTime(() => fail(error));
-        },
-      },
-    );
+      );
+    });
   }
 }

@@ -40,6 +40,7 @@ function mosquittoWorld(): Promise<World> {
     resolve: (host, port) => (host === pki.endpointName && port === 8883 ? { host: '127.0.0.1', port: broker.tlsPort } : undefined),
     credentials: devPkiTextFiles(pki),
     deviceConfig: { endpoint: pki.endpointName, port: 8883, thing: `mosq-${Math.floor(Math.random() * 1e9)}` },
+    realSockets: true,
     close: async () => {},
   });
 }
