@@ -67,6 +67,7 @@ export const EVENTS = Object.freeze({
   fuzzDone: 'fuzz.done',
   powercutWorkload: 'powercut.workload',
   powercutVerified: 'powercut.verified',
+  freshRamProbe: 'fresh-ram.probe',
 } as const);
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

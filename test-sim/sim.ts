@@ -12,7 +12,7 @@ import { Scheduler } from './clock/scheduler';
 import { RealIo } from './clock/real-io';
 import { buildBundle } from './engine/bundle';
 import { NodeEngine } from './engine/node';
-import { XsEngine } from './engine/xs';
+import { XsChip } from './engine/xs-chip';
 import type { Engine, EngineName } from './engine/types';
 import { DeviceHost, type OpenSecureSocket, type RecordedEvent } from './device/host';
 import { SeededRandom } from './device/random';
@@ -124,8 +124,14 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const app = options.app ?? { module: 'firmware/app/main.ts', exportName: 'main', fn: firmwareMain as App };
   const bundle = options.engine === 'xs' ? await buildBundle({ app: app.module, exportName: app.exportName }) : undefined;
 
-  const startEngine = (host: DeviceHost): Promise<Engine> =>
-    bundle ? XsEngine.start(bundle.code, host) : Promise.resolve(new NodeEngine(app.fn, host));
+  // XS: one worker per device for the whole run, a fresh machine state at each boot (engine/xs-chip.ts).
+  const chips = new Map<number, XsChip>();
+  const startEngine = (host: DeviceHost): Promise<Engine> => {
+    if (!bundle) return Promise.resolve(new NodeEngine(app.fn, host));
+    let chip = chips.get(host.index);
+    if (!chip) chips.set(host.index, (chip = new XsChip(bundle.code)));
+    return chip.boot(host);
+  };
 
   const energy = ENERGY_PROFILES[options.profile ?? 'esp32'];
   const worldOption = options.world ?? 'local';
@@ -185,6 +191,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       await device.shutdown();
       device.flash.close();
     }
+    for (const chip of chips.values()) await chip.close();
     await world.close();
   }
 
