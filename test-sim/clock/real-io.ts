@@ -32,6 +32,7 @@ export class RealIo {
   /** A connect started: the clock follows the wall until `endIo`. */
   beginIo(): void {
     this.busy++;
+    this.mark();
   }
 
   endIo(): void {
@@ -42,6 +43,7 @@ export class RealIo {
   /** Bytes moved. */
   touch(): void {
     this.lastIoWall = performance.now();
+    this.mark();
   }
 
   /** A reply is due: hold until the returned release is called (bytes came back) or the wall-time bound passes. */
@@ -64,20 +66,25 @@ export class RealIo {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
+  /** Before the loop runs anything: while real I/O is hot, the wall time since the last look passes on the virtual clock too (not beyond `cap`). */
+  advance(scheduler: Scheduler, cap: number): void {
+    const wallNow = performance.now();
+    if (!this.hot(wallNow)) {
+      this.wallMark = undefined;
+      return;
+    }
+    if (this.wallMark !== undefined) scheduler.now = Math.max(scheduler.now, Math.min(cap, scheduler.now + (wallNow - this.wallMark)));
+    this.wallMark = wallNow;
+  }
+
   /**
    * Called by the scheduler when nothing is ready and its next stop is
-   * `target`. Returns true when it waited (the loop then looks again), false
-   * when the clock may jump to `target`.
+   * `target` (after `advance`). Returns true when it waited (the loop then
+   * looks again), false when the clock may jump to `target`.
    */
   async follow(scheduler: Scheduler, target: number, until: number): Promise<boolean> {
     const wallNow = performance.now();
-    const hot = this.busy > 0 || wallNow - this.lastIoWall < QUIET_MS;
-    if (!hot) {
-      this.wallMark = undefined;
-      return false;
-    }
-    if (this.wallMark !== undefined) scheduler.now = Math.min(target, scheduler.now + (wallNow - this.wallMark));
-    this.wallMark = wallNow;
+    if (!this.hot(wallNow)) return false;
     if (scheduler.now >= target) {
       if (target < until) return false;
       this.drainStart ??= wallNow;
@@ -86,5 +93,13 @@ export class RealIo {
     const ioLeft = this.busy > 0 ? Infinity : Math.max(1, QUIET_MS - (wallNow - this.lastIoWall));
     await scheduler.sleepWall(Math.max(1, Math.min(target - scheduler.now, ioLeft)));
     return true;
+  }
+
+  private hot(wallNow: number): boolean {
+    return this.busy > 0 || wallNow - this.lastIoWall < QUIET_MS;
+  }
+
+  private mark(): void {
+    this.wallMark ??= performance.now();
   }
 }

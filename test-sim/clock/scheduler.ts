@@ -92,6 +92,7 @@ export class Scheduler {
     const pace = this.realtime ? { wall: performance.now(), virtual: this.now } : undefined;
     await this.settle();
     while (!this.stopped) {
+      this.realIo?.advance(this, Math.min(until, this.nextAt()));
       const task = this.ready.shift();
       if (task) {
         await task();

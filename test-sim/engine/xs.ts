@@ -59,6 +59,8 @@ export class XsWorker {
       this.stderr = (this.stderr + chunk.toString()).slice(-2000);
     });
     (this.child.stdio[4] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => this.receive(chunk));
+    // A killed worker's pipes report EPIPE or ECONNRESET; its exit is what counts (below).
+    for (const fd of [3, 4]) (this.child.stdio[fd] as NodeJS.EventEmitter).on('error', () => {});
     this.child.on('exit', (code, signal) => {
       this.exited = new Error(`XS worker exited (${signal ?? code})${this.stderr ? `: ${this.stderr.trim().split('\n').pop()}` : ''}`);
       this.pending?.reject(this.exited);
