@@ -59,6 +59,8 @@ export const EVENTS = Object.freeze({
   deviceRestart: 'device.restart',
   devicePowerCut: 'device.power-cut',
   deviceFlashBitflip: 'device.flash-bitflip',
+  deviceReset: 'device.reset',
+  deviceSleepFailed: 'device.sleep-failed',
   radio: 'radio',
   // test and bench apps (test-sim/apps, tools/bench/apps)
   anchorWake: 'anchor.wake',

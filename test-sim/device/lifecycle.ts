@@ -1,8 +1,9 @@
 /**
  * A simulated device's life: power-on, the firmware engine of each boot, the
  * deliveries of host events to it, and every way a run of the firmware ends:
- * deep sleep (wake later), restart, crash (an exception escaped), and power cut
- * (RTC domain lost). There is one power-cut path, whether a fault cuts the
+ * deep sleep (wake later), restart, crash (an exception escaped), reset (RAM
+ * lost, RTC domain kept), a deep sleep that fails (a restart), and power cut
+ * (RTC domain lost too). There is one power-cut path, whether a fault cuts the
  * power between deliveries or a torn flash write cuts it inside one.
  */
 import type { BootReason } from '../../hal/types';
@@ -51,6 +52,8 @@ export class Lifecycle {
   private sleepRequest: { ms: number; reason: 'deep-sleep' | 'reset' } | undefined;
   /** The one pending power-up: a new one (a power cut during deep sleep) replaces the old wake. */
   private pendingBoot: TimerHandle | undefined;
+  /** Fault injection: the next deep-sleep entry fails. */
+  private sleepFails = false;
 
   constructor(private readonly hooks: LifecycleHooks) {}
 
@@ -86,6 +89,22 @@ export class Lifecycle {
     return this.cutPower(rebootAfterMs);
   }
 
+  /**
+   * Fault injection: the device resets now (panic, watchdog, reset button). RAM
+   * is lost; RTC memory and the RTC clock are kept; it boots at once (`reset`).
+   * While it sleeps, the reset is the wake.
+   */
+  async reset(): Promise<void> {
+    this.hooks.record(EVENTS.deviceReset);
+    await this.halt();
+    this.scheduleBoot(this.hooks.bootMs, 'reset');
+  }
+
+  /** Fault injection: the next deep-sleep entry fails and the chip restarts instead (ESP-IDF then calls esp_restart). */
+  failNextSleep(): void {
+    this.sleepFails = true;
+  }
+
   async shutdown(): Promise<void> {
     await this.halt();
   }
@@ -119,6 +138,13 @@ export class Lifecycle {
     if (this.sleepRequest !== undefined) {
       const { ms, reason } = this.sleepRequest;
       await this.inspect().catch(() => undefined);
+      if (reason === 'deep-sleep' && this.sleepFails) {
+        this.sleepFails = false;
+        this.hooks.record(EVENTS.deviceSleepFailed, { ms });
+        await this.halt();
+        this.scheduleBoot(this.hooks.bootMs, 'reset');
+        return;
+      }
       this.hooks.record(reason === 'reset' ? EVENTS.deviceRestart : EVENTS.deviceDeepSleep, { ms });
       await this.halt();
       this.scheduleBoot(ms + this.hooks.bootMs, reason);

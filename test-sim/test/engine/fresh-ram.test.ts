@@ -34,3 +34,15 @@ test('a power cut loses RTC memory too; flash stays', async () => {
     'RTC memory started again after the cut; flash kept counting');
   assert.ok(probes.every((p) => p.moduleBoots === 1 && p.globalBoots === 1 && !p.builtinLeak));
 });
+
+test('a reset loses RAM but keeps RTC memory; the firmware sees boot reason reset', async () => {
+  const { events } = await runSimulation({
+    engine: 'xs', app, seed: 1,
+    scenario: parseScenario({ duration: '1m', config: { boots: 4 }, faults: [{ at: '2s', kind: 'reset' }] }, 'fresh-ram-reset'),
+  });
+  const boots = events.filter((e) => e.event === 'device.boot').map((e) => e.fields?.reason);
+  const probes = events.filter((e) => e.event === 'fresh-ram.probe').map((e) => e.fields as unknown as FreshRamReport);
+  // Boots at 0, 1.27 s (wake), then the reset at 2 s cuts the second sleep short.
+  assert.deepEqual(boots, ['power-on', 'deep-sleep', 'reset', 'deep-sleep']);
+  assert.deepEqual(probes.map((p) => [p.retainedBoots, p.flashBoots, p.moduleBoots, p.globalBoots]), [[1, 1, 1, 1], [2, 2, 1, 1], [3, 3, 1, 1], [4, 4, 1, 1]]);
+});
