@@ -1,6 +1,6 @@
 /**
- * The simulated Wi-Fi station, host side of `hal.wifi`: join (with the join
- * latency of radio/wifi.ts), leave, loss when the access point goes away, and
+ * The simulated Wi-Fi station, host side of `hal.wifi`: join (timed by what
+ * the platform's capabilities let it skip, radio/wifi.ts), leave, loss when the access point goes away, and
  * 802.11 power save. It owns the radio's power state and reports every change
  * to the energy meter and the event record (`radio`).
  */
@@ -70,8 +70,8 @@ export class WifiStation {
     this.task?.cancel();
     this.power('joining', hint !== null);
     this.wifi.joins++;
-    const latency = this.wifi.joinLatency(hint);
-    if (latency === undefined) {
+    const plan = this.wifi.join(hint);
+    if (plan === undefined) {
       this.task = this.ctx.later(this.wifi.timing.joinTimeoutMs, () => {
         this.power('off');
         this.wifi.joinFailures++;
@@ -79,8 +79,10 @@ export class WifiStation {
       });
       return;
     }
-    this.task = this.ctx.later(latency, () => {
+    this.task = this.ctx.later(plan.ms, () => {
       this.power('associated');
+      // The fields hal/moddable logs for the same event.
+      this.ctx.record(EVENTS.wifiJoined, { ms: plan.ms, channel: ACCESS_POINT.channel, fastScan: plan.scan === 'channel-bssid', address: plan.address === 'cached' ? 'lease' : 'dhcp' });
       return withJson(Op.WifiJoined, 0, ACCESS_POINT);
     });
   }
