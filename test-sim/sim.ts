@@ -17,7 +17,6 @@ import type { Engine, EngineName } from './engine/types';
 import { DeviceHost, type OpenSecureSocket, type RecordedEvent } from './device/host';
 import { SeededRandom } from './device/random';
 import { SimFlash } from './flash/flash';
-import { CAPABILITIES } from '../hal/sim/capabilities';
 import { UsageError, type Scenario } from './scenarios/scenario';
 import { scheduleFault } from './faults/faults';
 import { ENERGY_PROFILES, type EnergyProfile } from '../firmware/power/policy';
@@ -153,7 +152,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       config: scenario.devices > 1 && scenario.config.thing === undefined ? { ...config, thing: `${config.thing}-${index}` } : config,
       random: random.fork(index),
       flash: new SimFlash({ byteLength: 64 * 1024, blockSize: 4096, path: stateDir && join(stateDir, `flash-${index}.bin`) }),
-      wifi: { joinTimeoutMs: 3000, joinKinds: CAPABILITIES.wifiJoin },
+      wifi: { joinTimeoutMs: 3000 },
       credentials: world.credentials,
       resolve: world.resolve,
       epochMs: stateDir ? Date.now() : Date.UTC(2026, 0, 1),

@@ -109,7 +109,7 @@ export class DeviceHost {
       credentials: options.credentials,
       resolve: options.resolve,
       openSecureSocket: options.openSecureSocket,
-      tlsHandshakeMs: this.meter.handshakeLatencyMs,
+      handshakeMs: (resumed) => this.meter.handshakeMs(resumed),
       online,
     });
     this.sensor = new SensorModel(scheduler, options.random);

@@ -30,8 +30,8 @@ export interface StreamsOptions {
   resolve(host: string, port: number): { host: string; port: number } | undefined;
   /** Host TLS client: real TLS over the in-memory network or a socket (net/secure.ts), or the fleet's model broker. */
   openSecureSocket: OpenSecureSocket;
-  /** Full handshake on the device, ms (firmware/power/policy.ts). */
-  tlsHandshakeMs: number;
+  /** How long a handshake (TCP connect included) takes on the device, full or resumed, ms (the meter's costs). */
+  handshakeMs(resumed: boolean): number;
   /** The station is associated. */
   online(): boolean;
 }
@@ -170,7 +170,6 @@ export class SecureStreams {
     }
     const credentials = { ca: files[names.ca], cert: files[names.cert], key: files[names.key] };
     const started = this.scheduler.now;
-    const modelled = this.options.tlsHandshakeMs;
     const generation = this.generation;
     const realIo = this.scheduler.realIo;
     let settled = false;
@@ -190,8 +189,8 @@ export class SecureStreams {
       }
     };
     /** Deliver no earlier than the modelled handshake time: the host's TLS is far faster than an ESP32's. */
-    const atModelledTime = (bytes: () => Uint8Array) => {
-      const wait = Math.max(0, started + modelled - this.scheduler.now);
+    const atModelledTime = (bytes: () => Uint8Array, resumed = false) => {
+      const wait = Math.max(0, started + this.options.handshakeMs(resumed) - this.scheduler.now);
       if (wait > 0) this.ctx.later(wait, bytes);
       else this.ctx.post(bytes);
     };
@@ -205,9 +204,9 @@ export class SecureStreams {
             settle();
             if (stream.closed || generation !== this.generation) return;
             this.tlsHandshakes++;
-            this.ctx.meter.handshake(info.resumed);
-            this.ctx.record(EVENTS.tlsConnected, { alpn: info.alpn ?? null, protocol: info.protocol ?? null });
-            atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }));
+            this.ctx.meter.handshake(info.resumed, this.options.handshakeMs(info.resumed));
+            this.ctx.record(EVENTS.tlsConnected, { alpn: info.alpn ?? null, protocol: info.protocol ?? null, resumed: info.resumed });
+            atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }), info.resumed);
           },
           onData: (bytes) => {
             if (stream.closed || generation !== this.generation) return;

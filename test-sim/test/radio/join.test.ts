@@ -1,32 +1,35 @@
+/**
+ * The simulator's Wi-Fi join takes what the platform's declared capabilities
+ * allow, at the meter's costs: the join the host times is the join it charges.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACCESS_POINT, JOIN_PARTS, planJoin } from '../../radio/wifi';
+import { ACCESS_POINT, hintFits } from '../../radio/wifi';
+import { EnergyMeter } from '../../energy/meter';
+import { chipCosts, MODDABLE_PLATFORM } from '../../energy/costs';
 import { ENERGY_PROFILES } from '../../../firmware/link/energy';
-import { CAPABILITIES } from '../../../hal/sim/capabilities';
+import type { PlatformCapabilities } from '../../../hal/types';
 
-const hint = { ...ACCESS_POINT };
+function meter(wifiJoin: PlatformCapabilities['wifiJoin']): EnergyMeter {
+  const platform = { ...MODDABLE_PLATFORM, capabilities: { ...MODDABLE_PLATFORM.capabilities, wifiJoin } };
+  return new EnergyMeter(ENERGY_PROFILES.esp32, () => 0, true, false, { platform });
+}
+const costs = chipCosts('esp32');
 
-test('a platform that only scans gets a full scan and DHCP on every join, hint or not', () => {
-  assert.deepEqual(planJoin(['scan'], hint), { scan: 'full', address: 'dhcp', ms: ENERGY_PROFILES.esp32.joinColdMs });
-  assert.deepEqual(planJoin(['scan'], null), planJoin(['scan'], hint));
+test('a platform that only scans gets a full scan and DHCP on every join, hint or not: the cited cold join', () => {
+  assert.deepEqual(meter(['scan']).joinPlan(true), { kind: 'scan', dhcp: true, ms: ENERGY_PROFILES.esp32.joinColdMs });
+  assert.deepEqual(meter(['scan']).joinPlan(false), meter(['scan']).joinPlan(true));
 });
 
-test('each declared shortcut shortens the join only by its own part', () => {
-  const scanOnly = planJoin(['scan'], hint).ms;
-  assert.equal(planJoin(['scan', 'channel-bssid'], hint).ms, scanOnly - JOIN_PARTS.fullScanMs + JOIN_PARTS.fastScanMs);
-  assert.equal(planJoin(['scan', 'cached-ip'], hint).ms, scanOnly - JOIN_PARTS.dhcpMs);
-  assert.deepEqual(planJoin(['scan', 'channel-bssid', 'cached-ip'], hint), { scan: 'channel-bssid', address: 'cached', ms: ENERGY_PROFILES.esp32.joinHintMs });
+test('channel-bssid shortens the scan only; cached-ip then skips DHCP too: the cited hinted join', () => {
+  assert.deepEqual(meter(['scan', 'channel-bssid']).joinPlan(true), { kind: 'channel-bssid', dhcp: true, ms: costs.joinMs['channel-bssid'] + costs.dhcpMs });
+  assert.deepEqual(meter(['scan', 'channel-bssid', 'cached-ip']).joinPlan(true), { kind: 'channel-bssid', dhcp: false, ms: ENERGY_PROFILES.esp32.joinHintMs });
+  assert.deepEqual(meter(['scan', 'channel-bssid', 'cached-ip']).joinPlan(false), { kind: 'scan', dhcp: true, ms: ENERGY_PROFILES.esp32.joinColdMs });
 });
 
-test('a hint that no longer fits the access point (or has no address) earns nothing', () => {
-  const all = ['scan', 'channel-bssid', 'cached-ip'] as const;
-  assert.equal(planJoin(all, { ...hint, channel: 11 }).scan, 'full');
-  assert.equal(planJoin(all, { ...hint, bssid: '02:00:5e:10:00:99' }).address, 'dhcp');
-  assert.equal(planJoin(all, { channel: hint.channel, bssid: hint.bssid }).address, 'dhcp');
-});
-
-test('the simulator joins as its declared capabilities allow', () => {
-  const plan = planJoin(CAPABILITIES.wifiJoin, hint);
-  assert.equal(plan.scan === 'channel-bssid', CAPABILITIES.wifiJoin.includes('channel-bssid'));
-  assert.equal(plan.address === 'cached', CAPABILITIES.wifiJoin.includes('cached-ip'));
+test('a hint counts only while it names the access point', () => {
+  assert.equal(hintFits({ ...ACCESS_POINT }), true);
+  assert.equal(hintFits({ ...ACCESS_POINT, channel: 11 }), false);
+  assert.equal(hintFits({ ...ACCESS_POINT, bssid: '02:00:5e:10:00:99' }), false);
+  assert.equal(hintFits(null), false);
 });
