@@ -73,6 +73,8 @@ export interface SimSummary {
   xs_compute: number;
   xs_peak_heap_slots: number;
   tls_handshakes: number;
+  /** Of tls_handshakes, those that resumed a session. */
+  tls_resumed: number;
   tls_failures: Record<string, number>;
   bytes_tx: number;
   bytes_rx: number;
@@ -219,6 +221,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       xs_compute: sum((d) => d.lifecycle.compute),
       xs_peak_heap_slots: Math.max(0, ...devices.map((d) => d.lifecycle.peakHeapSlots)),
       tls_handshakes: sum((d) => d.net.tlsHandshakes),
+      tls_resumed: sum((d) => d.net.tlsResumed),
       tls_failures: tlsFailures,
       bytes_tx: sum((d) => d.net.bytesTx),
       bytes_rx: sum((d) => d.net.bytesRx),

@@ -109,7 +109,9 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
         const id = nextStream++;
         streams.set(id, options);
         const { host, port, serverName, alpn, credentials, timeoutMs } = options;
-        callWith(withJson(Op.TlsOpen, id, { host, port, serverName, alpn, credentials, timeoutMs }));
+        const resume = options.resume ?? true;
+        const maxVersion = options.maxVersion ?? '1.2';
+        callWith(withJson(Op.TlsOpen, id, { host, port, serverName, alpn, credentials, timeoutMs, resume, maxVersion }));
         return {
           write(bytes, writeOptions) {
             if (!streams.has(id)) throw new Error('write after close');

@@ -31,7 +31,7 @@ export const Op = Object.freeze({
   WifiJoin: 0x10,      // body: JSON { hint? }
   WifiLeave: 0x11,
   WifiPowerSave: 0x12, // body: JSON mode
-  TlsOpen: 0x20,       // id: stream; body: JSON options without callbacks
+  TlsOpen: 0x20,       // id: stream; body: JSON options without callbacks (resume and maxVersion filled in)
   TlsWrite: 0x21,      // id: stream; body: raw (no reply expected)
   TlsClose: 0x22,      // id: stream
   TlsWriteReply: 0x23, // id: stream; body: raw, and the peer is expected to answer

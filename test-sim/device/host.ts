@@ -3,7 +3,7 @@
  * calls over the bridge (hal/sim/wire.ts), joined into one dispatch table:
  *
  *   device/clock.ts      tick, timers, time query       radio/station.ts  Wi-Fi join, loss, power save
- *   device/memory.ts     RTC wall clock, retained bytes  net/streams.ts    TLS streams
+ *   device/memory.ts     RTC wall clock, retained bytes  net/streams.ts    TLS streams (net/tls-session.ts: resumption)
  *   device/sensor.ts     the sensor model                flash/bridge.ts   NOR flash
  *   device/lifecycle.ts  boot, sleep, restart, crash, power cut; delivery of events
  *
@@ -19,6 +19,7 @@ import { flashBridge } from '../flash/bridge';
 import { WifiStation } from '../radio/station';
 import type { WifiTiming } from '../radio/wifi';
 import { SecureStreams, type OpenSecureSocket } from '../net/streams';
+import { TlsSessionStore } from '../net/tls-session';
 import { EnergyMeter } from '../energy/meter';
 import type { EnergyProfile } from '../../firmware/power/policy';
 import type { Platform } from '../energy/costs';
@@ -71,6 +72,8 @@ export class DeviceHost {
   readonly radio: WifiStation;
   readonly net: SecureStreams;
   readonly sensor: SensorModel;
+  /** The platform's TLS session (test hook: `tlsSession.clear()` before a wake forces a full handshake). */
+  readonly tlsSession: TlsSessionStore;
   private readonly table: BridgeTable;
 
   constructor(private options: DeviceHostOptions) {
@@ -84,14 +87,20 @@ export class DeviceHost {
       config: options.config,
       startEngine: () => options.startEngine(this),
       record: (event, fields) => this.record(event, fields),
-      booted: () => this.clock.booted(),
+      booted: () => {
+        this.clock.booted();
+        this.tlsSession.booted();
+      },
       delivered: () => this.net.flush(),
       halted: () => {
         this.clock.halt();
         this.net.halt();
         this.radio.halt();
       },
-      powerLost: () => this.memory.powerLost(),
+      powerLost: () => {
+        this.memory.powerLost();
+        this.tlsSession.powerLost();
+      },
     });
     const ctx: DeviceContext = {
       index: this.index,
@@ -102,6 +111,7 @@ export class DeviceHost {
       post: (bytes) => this.lifecycle.post(bytes),
     };
     this.memory = new RtcDomain(scheduler);
+    this.tlsSession = new TlsSessionStore(this.meter.platform.capabilities.tls);
     this.radio = new WifiStation(ctx, options.wifi);
     const online = () => this.radio.associated;
     this.clock = new DeviceClock(ctx, { rtc: this.memory, epochMs: options.epochMs, online });
@@ -111,6 +121,7 @@ export class DeviceHost {
       openSecureSocket: options.openSecureSocket,
       handshakeMs: (resumed) => this.meter.handshakeMs(resumed),
       online,
+      session: this.tlsSession,
     });
     this.sensor = new SensorModel(scheduler, options.random);
     this.table = joinTables(

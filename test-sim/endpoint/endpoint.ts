@@ -11,7 +11,7 @@
  * The time source for rate limits and keepalive is injectable (`now`), because
  * the simulator runs on virtual time; certificate dates use the wall clock.
  */
-import { X509Certificate } from 'node:crypto';
+import { constants, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
@@ -43,7 +43,8 @@ const NEVER_MS = 0x7fffffff;
 export type HandshakeFailure = HandshakeRejection | 'version' | 'server-alpn' | 'aborted' | 'timeout' | 'tls';
 
 export interface EndpointStats {
-  handshakes: { ok: number; failed: Partial<Record<HandshakeFailure, number>> };
+  /** `resumed` counts the `ok` handshakes that resumed a session (ticket or session id). */
+  handshakes: { ok: number; resumed: number; failed: Partial<Record<HandshakeFailure, number>> };
   /** CONNECTs accepted (the broker registered the client and sent CONNACK). */
   connects: number;
   /** PUBLISH packets the broker accepted (client publishes and wills). */
@@ -97,6 +98,11 @@ export interface LocalEndpointOptions {
   serverCredentials?: ServerCredentials;
   /** Issuers trusted for device certificates, PEM (default `pki.rootCa`). */
   clientCa?: string;
+  /**
+   * Resume sessions (default true): RFC 5077 tickets and session ids, as AWS IoT
+   * does. `false` refuses both, so every handshake is a full one.
+   */
+  resumption?: boolean;
   /** Default TLSv1.2. */
   minVersion?: tls.SecureVersion;
   /** Default TLSv1.3, as AWS. */
@@ -163,6 +169,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
   const limits: BrokerLimits = { ...AWS_LIMITS, ...options.limits };
   const now = options.now ?? (() => performance.now());
   const listen = options.listen !== false;
+  const resumption = options.resumption !== false;
   const handshakeTimeoutMs = listen ? options.handshakeTimeoutMs ?? 10_000 : 0;
   const wallClock = options.wallClock ?? (() => new Date());
   const emit = options.onEvent ?? (() => {});
@@ -171,7 +178,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
   const clientCas = splitPemCertificates(clientCaPem).map((pem) => new X509Certificate(pem));
 
   const stats: EndpointStats = {
-    handshakes: { ok: 0, failed: {} },
+    handshakes: { ok: 0, resumed: 0, failed: {} },
     connects: 0,
     publishes: 0,
     takeovers: 0,
@@ -200,7 +207,22 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     // OpenSSL refuses to resume a session that verified a client certificate unless
     // the context has a session id context (it answers internal_error otherwise).
     sessionIdContext: 'fieldlink-local-endpoint',
+    // One context for every connection, so its ticket keys open every ticket it issued.
+    secureOptions: resumption ? undefined : constants.SSL_OP_NO_TICKET,
   });
+  // Session-id resumption: a TLSSocket outside a tls.Server asks the `server` it is given for
+  // sessions (newSession/resumeSession); with resumption refused nobody answers.
+  const sessionIds = new Map<string, Buffer>();
+  const sessionServer = new tls.Server({});
+  if (resumption) {
+    sessionServer.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+      sessionIds.set(id.toString('hex'), data);
+      done();
+    });
+    sessionServer.on('resumeSession', (id: Buffer, done: (error: Error | null, data: Buffer | null) => void) => {
+      done(null, sessionIds.get(id.toString('hex')) ?? null);
+    });
+  }
 
   // ---- broker ---------------------------------------------------------------
   const sessions = new Map<FilteredStream, Session>();
@@ -368,6 +390,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
       rejectUnauthorized: true,
       ALPNProtocols: serverAlpn === false ? undefined : serverAlpn,
       handshakeTimeout: handshakeTimeoutMs,
+      server: sessionServer,
     } as tls.TLSSocketOptions);
     secure.on('error', (error: NodeJS.ErrnoException) => {
       if (verdict !== undefined || established) return; // already counted, or not a handshake failure
@@ -387,6 +410,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
         return;
       }
       stats.handshakes.ok++;
+      if (secure.isSessionReused()) stats.handshakes.resumed++;
       emit('handshake.ok', { protocol: secure.getProtocol() ?? '', alpn: String(secure.alpnProtocol) });
       startMqtt(secure, () => alertAfterHandshake);
     });

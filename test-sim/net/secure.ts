@@ -8,13 +8,15 @@
  * - ALPN is always offered when given, and a server that selects none of the
  *   offered protocols fails the connection (category `alpn`) before any
  *   application byte is written;
- * - TLS 1.2 only: Moddable's TLS does 1.2 at most, and AWS accepts 1.2.
+ * - TLS 1.2 unless `maxVersion` is 1.3 (the simulator allows it only where
+ *   the platform declares TLS 1.3); AWS accepts 1.2.
  *
  * Every failure is classified into the HAL's `LinkErrorCategory` by
  * `classifySocketError`, a pure function. `onError` fires at most once; after
  * it, or after `close()`, no callback fires.
  */
 import type { Duplex } from 'node:stream';
+import { constants } from 'node:crypto';
 import tls from 'node:tls';
 import type { CertFailure, LinkError, LinkErrorCategory } from '../../hal/types';
 
@@ -41,6 +43,10 @@ export interface SecureSocketOptions {
   socket?: Duplex;
   /** Where to keep the session for resumption (one per simulated device); none: always a full handshake. */
   sessionCache?: TlsSessionCache;
+  /** Send and accept RFC 5077 session tickets (default true); false: resume by session id only. */
+  tickets?: boolean;
+  /** Highest version offered (default 1.2). */
+  maxVersion?: '1.2' | '1.3';
 }
 
 /**
@@ -251,8 +257,9 @@ export function openSecureSocket(options: SecureSocketOptions, events: SecureSoc
       key: options.key,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.2',
+      maxVersion: options.maxVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
       session: options.sessionCache?.get(sessionKey),
+      secureOptions: options.tickets === false ? constants.SSL_OP_NO_TICKET : undefined,
     });
   } catch (error) {
     // Credentials that do not load are misuse, not a network failure. The message

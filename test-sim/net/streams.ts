@@ -9,8 +9,11 @@
 import type { LinkError } from '../../hal/types';
 import { EVENTS } from '../../hal/events';
 import { Op, bodyJson, message, withBody, withJson, type Message } from '../../hal/sim/wire';
+import { createPrivateKey } from 'node:crypto';
 import { ok, type BridgeTable } from '../device/bridge';
 import type { DeviceContext } from '../device/context';
+import type { TlsSessionCache } from './secure';
+import type { TlsSessionStore } from './tls-session';
 
 export interface SecureSocketEvents {
   onConnect(info: { alpn: string | undefined; resumed: boolean; protocol?: string | null }): void;
@@ -19,7 +22,14 @@ export interface SecureSocketEvents {
 }
 
 export type OpenSecureSocket = (
-  options: { host: string; port: number; serverName: string; alpn: string[]; ca: string; cert: string; key: string; timeoutMs: number },
+  options: {
+    host: string; port: number; serverName: string; alpn: string[]; ca: string; cert: string; key: string; timeoutMs: number;
+    /** The platform's session to offer and keep (absent: a full handshake, nothing kept). */
+    sessionCache?: TlsSessionCache;
+    /** Resume by ticket as well as by session id. */
+    tickets?: boolean;
+    maxVersion?: '1.2' | '1.3';
+  },
   events: SecureSocketEvents,
 ) => { write(bytes: Uint8Array): void; close(): void };
 
@@ -34,6 +44,8 @@ export interface StreamsOptions {
   handshakeMs(resumed: boolean): number;
   /** The station is associated. */
   online(): boolean;
+  /** The platform's TLS session (net/tls-session.ts) and what its TLS declares. */
+  session: TlsSessionStore;
 }
 
 interface StreamState {
@@ -50,6 +62,8 @@ export class SecureStreams {
   bytesTx = 0;
   bytesRx = 0;
   tlsHandshakes = 0;
+  /** Handshakes that resumed a session (also counted in tlsHandshakes). */
+  tlsResumed = 0;
   tlsFailures: Record<string, number> = {};
   /** Fault injection: name resolution fails. */
   dnsDown = false;
@@ -142,6 +156,7 @@ export class SecureStreams {
     const options = bodyJson<{
       host: string; port: number; serverName: string; alpn: string[];
       credentials: { ca: string; certificate: string; key: string }; timeoutMs: number;
+      resume?: boolean; maxVersion?: '1.2' | '1.3';
     }>(m);
     const stream: StreamState = { socket: undefined, closed: false };
     this.streams.set(id, stream);
@@ -169,6 +184,19 @@ export class SecureStreams {
       return;
     }
     const credentials = { ca: files[names.ca], cert: files[names.cert], key: files[names.key] };
+    const keyType = privateKeyType(credentials.key);
+    const tls = this.options.session.tls;
+    if (keyType && !tls.keyTypes.includes(keyType)) {
+      this.ctx.post(() => fail({ category: 'tls-handshake', message: `this platform's TLS (${tls.implementation}) cannot sign with a ${keyType} device key; it signs with ${tls.keyTypes.join(', ')}` }));
+      return;
+    }
+    const session = this.options.session;
+    const offer = options.resume !== false && session.offered;
+    const tlsOptions = {
+      sessionCache: offer ? session : undefined,
+      tickets: session.tickets,
+      maxVersion: options.maxVersion === '1.3' && tls.maxVersion === '1.3' ? '1.3' as const : '1.2' as const,
+    };
     const started = this.scheduler.now;
     const generation = this.generation;
     const realIo = this.scheduler.realIo;
@@ -198,12 +226,13 @@ export class SecureStreams {
       if (stream.closed) return;
       stream.socket = this.options.openSecureSocket(
         // A real socket gets a generous wall-clock deadline of its own; the in-memory network ignores it.
-        { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, timeoutMs: 120_000 },
+        { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, ...tlsOptions, timeoutMs: 120_000 },
         {
           onConnect: (info) => {
             settle();
             if (stream.closed || generation !== this.generation) return;
             this.tlsHandshakes++;
+            if (info.resumed) this.tlsResumed++;
             this.ctx.meter.handshake(info.resumed, this.options.handshakeMs(info.resumed));
             this.ctx.record(EVENTS.tlsConnected, { alpn: info.alpn ?? null, protocol: info.protocol ?? null, resumed: info.resumed });
             atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }), info.resumed);
@@ -231,4 +260,17 @@ export class SecureStreams {
       );
     });
   }
+}
+
+/** The HAL's name for the device key's type, or undefined when the key does not parse (the TLS client then reports it). */
+function privateKeyType(pem: string): 'rsa-2048' | 'ec-p256' | undefined {
+  try {
+    const key = createPrivateKey(pem);
+    const details = key.asymmetricKeyDetails;
+    if (key.asymmetricKeyType === 'rsa' && details?.modulusLength === 2048) return 'rsa-2048';
+    if (key.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1') return 'ec-p256';
+  } catch {
+    // fall through
+  }
+  return undefined;
 }

@@ -71,9 +71,12 @@ export const LOCAL_LATENCY_MS = ENERGY_PROFILES.esp32.roundTripMs / 2;
  * The local endpoint over the in-memory network (net/memory.ts), on the
  * simulator's virtual clock: no socket, no wall-clock timer.
  */
-export async function localWorld(scheduler: Scheduler, options: { pkiDir?: string; latencyMs?: number } = {}): Promise<World> {
+export async function localWorld(
+  scheduler: Scheduler,
+  options: { pkiDir?: string; latencyMs?: number; /** The endpoint resumes TLS sessions (default true). */ resumption?: boolean } = {},
+): Promise<World> {
   const pki = await devPki(options.pkiDir);
-  const endpoint = await createLocalEndpoint({ pki, listen: false, now: () => scheduler.now, sweepIntervalMs: 0 });
+  const endpoint = await createLocalEndpoint({ pki, listen: false, now: () => scheduler.now, sweepIntervalMs: 0, resumption: options.resumption });
   const latencyMs = options.latencyMs ?? LOCAL_LATENCY_MS;
   const network = new MemoryNetwork(scheduler, { latencyMs, accept: (socket) => endpoint.accept(socket) });
   const deliveries = createDeliveryRecord(() => scheduler.now);

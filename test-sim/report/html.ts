@@ -623,7 +623,7 @@ export function renderHtml(result: SimResult, tl: Timeline, options: HtmlOptions
     card(`Average current${s.devices > 1 ? ' (per device)' : ''}`, `${fix(s.avg_ma, 3)} mA`, `${s.profile}, ${formatSpan(s.radio_on_ms)} radio on`),
     card(`Energy${s.devices > 1 ? ` (${s.devices} devices)` : ''}`, formatEnergy(s.energy_mj), `${thousands(s.energy_mj)} mJ`),
     card(`Battery (${BATTERY_MAH} mAh)`, days === null ? 'n/a' : `${days >= 100 ? Math.round(days) : fix(days, 1)} days`, `${BATTERY_MAH} / avg mA / 24`),
-    card('TLS handshakes', String(s.tls_handshakes), failures ? `failed: ${failures}` : 'no failures', failures ? 'warn' : ''),
+    card('TLS handshakes', `${s.tls_handshakes - s.tls_resumed} full, ${s.tls_resumed} resumed`, failures ? `failed: ${failures}` : 'no failures', failures ? 'warn' : ''),
     card('Samples', `${na(s.samples_delivered)} / ${thousands(s.samples_generated)}`, `delivered / generated; ${s.samples_pending} pending`),
     card('Lost', na(s.samples_lost), `${na(s.duplicates)} duplicate(s), ${s.samples_dropped} dropped by the queue`, s.samples_lost ? 'bad' : ''),
     card('Configuration faults', String(s.configuration_faults.length), s.configuration_faults.length ? 'see below' : 'none', s.configuration_faults.length ? 'bad' : ''),
