@@ -127,8 +127,10 @@ export class XsWorker {
       try {
         reply = this.calls.handle(new Uint8Array(frame.buffer, frame.byteOffset + 1, frame.length - 1).slice());
       } catch (error) {
-        // A host fault must not leave the worker blocked in issueCommand.
+        // A host fault must not leave the worker blocked in issueCommand. It counts as gone from
+        // now on, not only once its exit is reported, so nothing is sent to it meanwhile.
         this.child.kill('SIGKILL');
+        this.exited ??= error as Error;
         this.pending?.reject(error as Error);
         this.pending = undefined;
         return;
