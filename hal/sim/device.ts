@@ -15,6 +15,13 @@ import { CAPABILITIES } from './capabilities';
 import { Op, HEADER, message, withBody, withJson, parse, bodyJson, bodyView, type HostPort, type Message } from './wire';
 import { toUtf8 } from '../../firmware/util/text';
 
+/** What the Inspect event answers: the engine, whether the firmware halted, and the app's own `inspect()` (null without one). */
+export interface Inspection {
+  engine: string;
+  halted: boolean;
+  app: unknown;
+}
+
 export interface BootMessage {
   reason: BootReason;
   config: unknown;
@@ -179,7 +186,8 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
     const m = parse(bytes);
     tick = undefined;
     if (m.op === Op.Inspect) {
-      return toUtf8(JSON.stringify({ engine, halted, app: handle?.inspect?.() ?? null }));
+      const inspection: Inspection = { engine, halted, app: handle?.inspect?.() ?? null };
+      return toUtf8(JSON.stringify(inspection));
     }
     if (halted) return EMPTY;
     switch (m.op) {

@@ -11,6 +11,7 @@
  * shared Scheduler.
  */
 import type { BootReason } from '../../hal/types';
+import type { Inspection } from '../../hal/sim/device';
 import { HEADER, Op, bodyJson, message, parse } from '../../hal/sim/wire';
 import type { Scheduler } from '../clock/scheduler';
 import type { Engine } from '../engine/types';
@@ -154,7 +155,7 @@ export class DeviceHost {
     return this.lifecycle.boot(reason);
   }
 
-  inspect(): Promise<Record<string, unknown>> {
+  inspect(): Promise<Inspection> {
     return this.lifecycle.inspect();
   }
 

@@ -14,6 +14,7 @@ import type { EnergyMeter } from '../energy/meter';
 import type { Engine } from '../engine/types';
 import { FirmwareError } from '../engine/xs';
 import { PowerCut } from '../flash/flash';
+import type { Inspection } from '../../hal/sim/device';
 import { ok, type BridgeTable } from './bridge';
 import type { EventSource } from './context';
 
@@ -46,7 +47,7 @@ export class Lifecycle {
   compute = 0;
   peakHeapSlots = 0;
   /** The firmware's own view, asked just before its last deep sleep or halt. */
-  lastInspect: Record<string, unknown> | undefined;
+  lastInspect: Inspection | undefined;
   private dead = false;
   private generation = 0;
   private sleepRequest: { ms: number; reason: 'deep-sleep' | 'reset' } | undefined;
@@ -77,11 +78,11 @@ export class Lifecycle {
   }
 
   /** Ask the firmware for its state (tests and reports); while it sleeps, what it said last. */
-  async inspect(): Promise<Record<string, unknown>> {
-    if (!this.engine || this.dead) return this.lastInspect ?? { engine: 'off' };
+  async inspect(): Promise<Inspection> {
+    if (!this.engine || this.dead) return this.lastInspect ?? { engine: 'off', halted: true, app: null };
     const reply = await this.engine.deliver(message(Op.Inspect, 0, 0).bytes);
-    this.lastInspect = JSON.parse(new TextDecoder().decode(reply));
-    return this.lastInspect!;
+    this.lastInspect = JSON.parse(new TextDecoder().decode(reply)) as Inspection;
+    return this.lastInspect;
   }
 
   /** Fault injection: cut the power now; it comes back `rebootAfterMs` later. */
