@@ -13,7 +13,7 @@ import { DEFAULT_DEV_PKI_DIR, devPkiTextFiles, ensureDevPki, type Pki } from '..
 import { UsageError } from '../scenarios/scenario';
 import type { Scheduler } from '../clock/scheduler';
 import { ROOT } from '../engine/bundle';
-import { ENERGY_PROFILES } from '../../firmware/link/energy';
+import { ENERGY_PROFILES } from '../../firmware/power/policy';
 import { MemoryNetwork, type PathMode } from './memory';
 import { ModelBroker } from './model-broker';
 import { createDeliveryRecord, type DeliveryRecord } from './deliveries';

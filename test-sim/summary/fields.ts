@@ -10,7 +10,7 @@ import type { EngineName } from '../engine/types';
 import type { DeviceHost } from '../device/host';
 import type { RecordedEvent } from '../device/context';
 import type { World } from '../net/world';
-import type { EnergyProfile } from '../../firmware/link/energy';
+import type { EnergyProfile } from '../../firmware/power/policy';
 import { EVENTS } from '../../hal/events';
 import { formatDuration } from '../cli/duration';
 import { accountTelemetry, type DeviceInspection, type TelemetryAccount } from './telemetry';

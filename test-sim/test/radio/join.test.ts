@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ACCESS_POINT, hintFits } from '../../radio/wifi';
 import { EnergyMeter } from '../../energy/meter';
 import { chipCosts, MODDABLE_PLATFORM } from '../../energy/costs';
-import { ENERGY_PROFILES } from '../../../firmware/link/energy';
+import { ENERGY_PROFILES } from '../../../firmware/power/policy';
 import type { PlatformCapabilities } from '../../../hal/types';
 
 function meter(wifiJoin: PlatformCapabilities['wifiJoin']): EnergyMeter {
