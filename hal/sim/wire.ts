@@ -11,8 +11,9 @@
  *              open, errors).
  *
  * Calls (firmware to host) are synchronous and answered with a message of the
- * same op; events (host to firmware, op >= 0x80) are answered with an empty body
- * unless stated.
+ * same op; calls that need no answer may travel together in a Batch. Events
+ * (host to firmware, op >= 0x80) are answered with the Batch of calls the
+ * firmware queued (or an empty body), or as stated.
  */
 import { fromUtf8, toUtf8 } from '../../firmware/util/text';
 
@@ -28,6 +29,7 @@ export const Op = Object.freeze({
   Log: 0x05,           // body: JSON [event, fields]
   TimeQuery: 0x06,     // body: JSON { server }; answered later by the TimeReply event
   TimeSet: 0x07,       // body: f64 wall ms
+  Batch: 0x08,         // body: messages, each a u32 length then the message; answered with the last one's reply
   WifiJoin: 0x10,      // body: JSON { hint? }
   WifiLeave: 0x11,
   WifiPowerSave: 0x12, // body: JSON mode

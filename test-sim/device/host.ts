@@ -7,12 +7,12 @@
  *   device/sensor.ts     the sensor model                flash/bridge.ts   NOR flash
  *   device/lifecycle.ts  boot, sleep, restart, crash, power cut; delivery of events
  *
- * plus entropy and the log, answered here. Every happening is a task on the
- * shared Scheduler.
+ * plus entropy, the log and Batch (calls the firmware queued, run in order),
+ * answered here. Every happening is a task on the shared Scheduler.
  */
 import type { BootReason } from '../../hal/types';
 import type { Inspection } from '../../hal/sim/device';
-import { HEADER, Op, bodyJson, message, parse } from '../../hal/sim/wire';
+import { HEADER, Op, bodyJson, bodyView, message, parse } from '../../hal/sim/wire';
 import type { Scheduler } from '../clock/scheduler';
 import type { Engine } from '../engine/types';
 import { PowerCut, type SimFlash } from '../flash/flash';
@@ -93,6 +93,7 @@ export class DeviceHost {
         this.tlsSession.booted();
       },
       delivered: () => this.net.flush(),
+      queued: (reply) => this.handle(reply),
       halted: () => {
         this.clock.halt();
         this.net.halt();
@@ -192,6 +193,17 @@ export class DeviceHost {
       const reply = message(Op.Random, 0, 4);
       reply.view.setUint32(HEADER, this.options.random.next32(), true);
       return reply.bytes;
+    },
+    [Op.Batch]: (m) => {
+      // Each message in order; the answer is the last one's (the call that needed an answer).
+      const view = bodyView(m);
+      let reply = ok(m);
+      for (let at = 0; at < m.body.length;) {
+        const length = view.getUint32(at, true);
+        reply = dispatch(this.table, parse(m.body.subarray(at + 4, at + 4 + length)));
+        at += 4 + length;
+      }
+      return reply;
     },
     [Op.Log]: (m) => {
       const [event, fields] = bodyJson<[string, Record<string, unknown>?]>(m);

@@ -32,6 +32,8 @@ export interface LifecycleHooks {
   booted(): void;
   /** A delivery ended (whatever its outcome): run the I/O the firmware asked for during it. */
   delivered(): void;
+  /** Run the calls the firmware queued during a delivery (its reply, a Batch). */
+  queued(reply: Uint8Array): void;
   /** The machine stops: timers, streams and the radio go with it. */
   halted(): void;
   /** Power is gone: the RTC domain is lost. */
@@ -118,7 +120,8 @@ export class Lifecycle {
     const computeBefore = engine.meter.compute;
     if (engine.name !== 'xs') this.hooks.meter.event();
     try {
-      await engine.deliver(bytes);
+      const reply = await engine.deliver(bytes);
+      if (reply.length) this.hooks.queued(reply);
       if (engine.name === 'xs') this.hooks.meter.compute(engine.meter.compute - computeBefore);
     } catch (error) {
       this.hooks.delivered();

@@ -30,15 +30,17 @@ function loader(bundle: string): string {
     if (name !== 'globalThis' && name !== 'global') harden(globalThis[name]);
   }
   let current;
-  globalThis.fieldlinkBoot = () => {
+  const boot = () => {
     current = undefined;
     gc();
     const compartment = new Compartment({ globals: { ...host }, modules: { firmware: { source } } });
     compartment.importNow('firmware');
     current = compartment.globalThis.handleCommand;
     if (typeof current !== 'function') throw new Error('the firmware bundle installed no handleCommand');
+    return new ArrayBuffer(0);
   };
-  globalThis.handleCommand = (buffer) => current(buffer);
+  // An empty delivery boots a fresh machine (a delivery costs far less than evaluating a script).
+  globalThis.handleCommand = (buffer) => (buffer.byteLength === 0 ? boot() : current(buffer));
 })();`;
 }
 
@@ -63,7 +65,7 @@ export class XsChip {
     const worker = this.worker;
     const meter: EngineMeter = { compute: 0, deliveries: 0, peakHeapSlots: 0, allocatedBytes: 0 };
     this.reading = (r) => accumulate(meter, r);
-    await worker.evaluate('fieldlinkBoot()');
+    await worker.deliver(new Uint8Array(0));
     let stopped = false;
     return {
       name: 'xs',
