@@ -399,10 +399,11 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     });
     secure.once('secure', () => {
       established = true;
-      // TLS 1.3 hides the client's certificate from the inspector: check it here.
-      const peer = secure.getPeerCertificate(true);
-      const chain = peerChain(peer);
-      const refusal = verifyClientChain(chain, clientCas, wallClock());
+      // TLS 1.3 hides the client's certificate from the inspector, and a resumed session sends
+      // none: check the session's chain here unless the inspector just checked it.
+      const refusal = inspector.clientChainChecked && !secure.isSessionReused()
+        ? undefined
+        : verifyClientChain(peerChain(secure.getPeerCertificate(true)), clientCas, wallClock());
       if (refusal) {
         verdict = refusal.reason;
         handshakeFailed(refusal.reason, refusal.detail);

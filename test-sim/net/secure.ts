@@ -241,6 +241,33 @@ export function alpnError(offered: string[], selected: string | false | null | u
   };
 }
 
+/**
+ * The client's TLS context (trust, certificate, key, versions, tickets): made
+ * once per set of options, as a device loads its credentials once, instead of
+ * parsing the PEM files at every connect. A handful of entries at most.
+ */
+const contexts = new Map<string, tls.SecureContext>();
+
+function clientContext(options: SecureSocketOptions): tls.SecureContext {
+  const maxVersion = options.maxVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2';
+  const tickets = options.tickets !== false;
+  const key = JSON.stringify([options.ca, options.cert, options.key, maxVersion, tickets]);
+  let context = contexts.get(key);
+  if (!context) {
+    context = tls.createSecureContext({
+      ca: options.ca,
+      cert: options.cert,
+      key: options.key,
+      minVersion: 'TLSv1.2',
+      maxVersion,
+      secureOptions: tickets ? undefined : constants.SSL_OP_NO_TICKET,
+    });
+    if (contexts.size >= 16) contexts.delete(contexts.keys().next().value!);
+    contexts.set(key, context);
+  }
+  return context;
+}
+
 export function openSecureSocket(options: SecureSocketOptions, events: SecureSocketEvents): SecureSocket {
   const context: ClassifyContext = { stage: options.socket ? 'tls' : 'tcp', host: options.host, port: options.port, serverName: options.serverName };
   let state: 'connecting' | 'open' | 'failed' | 'closed' = 'connecting';
@@ -252,14 +279,9 @@ export function openSecureSocket(options: SecureSocketOptions, events: SecureSoc
       ...(options.socket ? { socket: options.socket } : { host: options.host, port: options.port }),
       servername: options.serverName,
       ALPNProtocols: options.alpn.length > 0 ? options.alpn : undefined,
-      ca: options.ca,
-      cert: options.cert,
-      key: options.key,
+      secureContext: clientContext(options),
       rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
-      maxVersion: options.maxVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
       session: options.sessionCache?.get(sessionKey),
-      secureOptions: options.tickets === false ? constants.SSL_OP_NO_TICKET : undefined,
     });
   } catch (error) {
     // Credentials that do not load are misuse, not a network failure. The message

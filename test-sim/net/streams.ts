@@ -262,8 +262,15 @@ export class SecureStreams {
   }
 }
 
+const keyTypes = new Map<string, 'rsa-2048' | 'ec-p256' | undefined>();
+
 /** The HAL's name for the device key's type, or undefined when the key does not parse (the TLS client then reports it). */
 function privateKeyType(pem: string): 'rsa-2048' | 'ec-p256' | undefined {
+  if (!keyTypes.has(pem)) keyTypes.set(pem, parseKeyType(pem));
+  return keyTypes.get(pem);
+}
+
+function parseKeyType(pem: string): 'rsa-2048' | 'ec-p256' | undefined {
   try {
     const key = createPrivateKey(pem);
     const details = key.asymmetricKeyDetails;
