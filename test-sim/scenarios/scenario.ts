@@ -31,6 +31,7 @@ import { CONFIG_KEYS, ConfigError, resolveConfig } from '../../firmware/app/conf
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDuration } from '../cli/duration';
+import { ROOT } from '../root';
 
 export const FAULT_KINDS = [
   'wifi-down', 'power-cut', 'reset', 'sleep-fail', 'broker-down', 'blackhole', 'tcp-reset', 'dns-down', 'connack-refused',
@@ -65,7 +66,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const SCENARIO_DIR = new URL('.', import.meta.url).pathname;
+export const SCENARIO_DIR = join(ROOT, 'test-sim', 'scenarios');
 
 export function loadScenario(nameOrPath: string): Scenario {
   const path = nameOrPath.endsWith('.json') || nameOrPath.includes('/') ? nameOrPath : join(SCENARIO_DIR, `${nameOrPath}.json`);
