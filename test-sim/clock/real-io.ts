@@ -16,8 +16,8 @@
  */
 import type { Scheduler } from './scheduler';
 
-/** Longest wall time a write marked `reply` holds the clock. */
-export const REPLY_WAIT_WALL_MS = 500;
+/** Longest wall time a write marked `reply` holds the clock: long enough for a broker on a loaded machine, short for one that never answers. */
+export const REPLY_WAIT_WALL_MS = 5000;
 /** Wall time after bytes moved during which a reply may still come. */
 const QUIET_MS = 5;
 /** Longest wall time spent at the end of a run waiting for real I/O to settle. */
