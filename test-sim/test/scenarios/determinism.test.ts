@@ -10,17 +10,22 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { runSimulation } from '../../sim';
 import { loadScenario, SCENARIO_DIR } from '../../scenarios/scenario';
+import { EVENTS } from '../../../hal/events';
 
 const SCENARIOS = readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
 const CAP_MS = 3 * 3_600_000;
+
+/** Every event name any run recorded: each must be in hal/events.ts (checked at the end). */
+const recorded = new Set<string>();
 
 async function digest(name: string): Promise<string> {
   const scenario = loadScenario(name);
   const fleet = scenario.devices > 1 && name.startsWith('fleet');
   if (fleet) scenario.devices = 100;
-  const { summary } = await runSimulation({
+  const { summary, events } = await runSimulation({
     engine: 'node', seed: 1, scenario, durationMs: Math.min(scenario.durationMs, CAP_MS), world: fleet ? 'model' : 'local',
   });
+  for (const e of events) recorded.add(e.event);
   return summary.events_sha256;
 }
 
@@ -48,3 +53,9 @@ for (const name of SCENARIOS) {
     assert.equal(loaded, idle);
   });
 }
+
+test('every event name the runs recorded (firmware, HAL and simulator) is in hal/events.ts', () => {
+  const names = new Set<string>(Object.values(EVENTS));
+  assert.ok(recorded.size >= 15, `${recorded.size} names recorded`);
+  assert.deepEqual([...recorded].filter((e) => !names.has(e)).sort(), []);
+});
