@@ -8,8 +8,9 @@
  * timers, writes, joins) are queued and reach the host in order, in one Batch
  * with the next call that needs an answer or with the delivery's reply: one
  * round trip instead of many, the same effects at the same virtual time. Flash
- * reads come from a copy of the region taken at the first read of a delivery
- * and dropped at every write or erase. After `power.deepSleep` the device is
+ * reads come from a copy of the region taken at the first read of a boot, kept
+ * in step with the firmware's own writes and erases and dropped when the host
+ * says the flash changed otherwise (FlashChanged). After `power.deepSleep` the device is
  * halted: later calls do nothing and later events are ignored until the host
  * boots a fresh machine.
  */
@@ -56,7 +57,11 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
 
   /** Calls that need no answer, in order: sent with the next call that does, or with the delivery's reply. */
   let outbox: Uint8Array[] = [];
-  /** The whole flash region as last read, until a write or erase, or the delivery's end (reads are local, as memory-mapped flash is). */
+  /**
+   * The whole flash region, read once per machine (reads are local, as memory-mapped flash is);
+   * the firmware's own writes and erases are applied to it as NOR applies them, and the host
+   * says when something else changed the flash (FlashChanged).
+   */
   let flashImage: Uint8Array | undefined;
 
   function post(bytes: Uint8Array): void {
@@ -87,6 +92,21 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
     const reply = bodyView(requestOp(Op.Now));
     tick = reply.getUint32(0, true);
     wall = reply.getFloat64(4, true);
+  }
+  function checkFlash(offset: number, byteLength: number): void {
+    const size = info().byteLength;
+    if (!Number.isInteger(offset) || !Number.isInteger(byteLength) || offset < 0 || byteLength < 0 || offset + byteLength > size) {
+      throw new RangeError(`flash: access ${offset}+${byteLength} outside 0..${size}`);
+    }
+  }
+  function image(): Uint8Array {
+    if (!flashImage) {
+      const m = message(Op.FlashRead, 0, 8);
+      m.view.setUint32(HEADER, 0, true);
+      m.view.setUint32(HEADER + 4, info().byteLength, true);
+      flashImage = request(m.bytes).body.slice();
+    }
+    return flashImage;
   }
   function info(): { byteLength: number; blockSize: number } {
     if (!flashInfo) {
@@ -165,27 +185,22 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
       get byteLength() { return info().byteLength; },
       get blockSize() { return info().blockSize; },
       read(offset, byteLength) {
-        const size = info().byteLength;
-        if (!Number.isInteger(offset) || !Number.isInteger(byteLength) || offset < 0 || byteLength < 0 || offset + byteLength > size) {
-          throw new RangeError(`flash: access ${offset}+${byteLength} outside 0..${size}`);
-        }
-        if (!flashImage) {
-          const m = message(Op.FlashRead, 0, 8);
-          m.view.setUint32(HEADER, 0, true);
-          m.view.setUint32(HEADER + 4, size, true);
-          flashImage = request(m.bytes).body.slice();
-        }
-        return flashImage.slice(offset, offset + byteLength);
+        checkFlash(offset, byteLength);
+        return image().slice(offset, offset + byteLength);
       },
       write(offset, bytes) {
-        flashImage = undefined;
+        checkFlash(offset, bytes.length);
+        // NOR programming clears bits only: new = old AND data.
+        if (flashImage) for (let i = 0; i < bytes.length; i++) flashImage[offset + i] &= bytes[i];
         const m = message(Op.FlashWrite, 0, 4 + bytes.length);
         m.view.setUint32(HEADER, offset, true);
         m.bytes.set(bytes, HEADER + 4);
         post(m.bytes);
       },
       erase(block) {
-        flashImage = undefined;
+        const { byteLength, blockSize } = info();
+        if (!Number.isInteger(block) || block < 0 || (block + 1) * blockSize > byteLength) throw new RangeError(`flash: no block ${block}`);
+        if (flashImage) flashImage.fill(0xff, block * blockSize, (block + 1) * blockSize);
         postOp(Op.FlashErase, block);
       },
     },
@@ -226,7 +241,6 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
   function deliver(bytes: Uint8Array): Uint8Array {
     const m = parse(bytes);
     tick = undefined;
-    flashImage = undefined;
     if (m.op === Op.Inspect) {
       const inspection: Inspection = { engine, halted, app: handle?.inspect?.() ?? null };
       return toUtf8(JSON.stringify(inspection));
@@ -258,6 +272,7 @@ export function createSimDevice(port: HostPort, app: App, engine: string): SimDe
         }
         break;
       }
+      case Op.FlashChanged: flashImage = undefined; break;
       case Op.WifiJoined: wifi?.onJoined(bodyJson(m)); break;
       case Op.WifiError: { const w = wifi; wifi = undefined; w?.onError(bodyJson(m)); break; }
       case Op.WifiLost: { const w = wifi; wifi = undefined; w?.onLost(bodyJson(m)); break; }

@@ -55,6 +55,7 @@ export const Op = Object.freeze({
   WifiError: 0x83,     // body: JSON LinkError
   WifiLost: 0x84,      // body: JSON LinkError
   TimeReply: 0x85,     // body: JSON TimeReading or { error: LinkError }
+  FlashChanged: 0x86,  // the flash changed outside the firmware's own writes (a fault): read it again
   TlsConnected: 0x90,  // id: stream; body: JSON { alpn, resumed }
   TlsData: 0x91,       // id: stream; body: raw
   TlsError: 0x92,      // id: stream; body: JSON LinkError

@@ -76,6 +76,8 @@ export class DeviceHost {
   /** The platform's TLS session (test hook: `tlsSession.clear()` before a wake forces a full handshake). */
   readonly tlsSession: TlsSessionStore;
   private readonly table: BridgeTable;
+  /** The flash's outside changes the running machine knows of (it copied flash after them). */
+  private flashChangesTold = 0;
 
   constructor(private options: DeviceHostOptions) {
     this.index = options.index;
@@ -89,11 +91,18 @@ export class DeviceHost {
       startEngine: () => options.startEngine(this),
       record: (event, fields) => this.record(event, fields),
       booted: () => {
+        this.flashChangesTold = this.options.flash.outsideChanges;
         this.clock.booted();
         this.tlsSession.booted();
       },
       delivered: () => this.net.flush(),
       queued: (reply) => this.handle(reply),
+      pending: () => {
+        const changes = this.options.flash.outsideChanges;
+        if (changes === this.flashChangesTold) return undefined;
+        this.flashChangesTold = changes;
+        return message(Op.FlashChanged, 0, 0).bytes;
+      },
       halted: () => {
         this.clock.halt();
         this.net.halt();

@@ -34,6 +34,8 @@ export interface LifecycleHooks {
   delivered(): void;
   /** Run the calls the firmware queued during a delivery (its reply, a Batch). */
   queued(reply: Uint8Array): void;
+  /** An event the firmware must see before the next one (the flash changed under it), if any. */
+  pending(): Uint8Array | undefined;
   /** The machine stops: timers, streams and the radio go with it. */
   halted(): void;
   /** Power is gone: the RTC domain is lost. */
@@ -120,6 +122,8 @@ export class Lifecycle {
     const computeBefore = engine.meter.compute;
     if (engine.name !== 'xs') this.hooks.meter.event();
     try {
+      const first = this.hooks.pending();
+      if (first) await engine.deliver(first);
       const reply = await engine.deliver(bytes);
       if (reply.length) this.hooks.queued(reply);
       if (engine.name === 'xs') this.hooks.meter.compute(engine.meter.compute - computeBefore);
