@@ -30,7 +30,7 @@ function samplesOnFlash(file: string): number {
 
 test('kill -9 at a random moment, start again with the same --state: sequence numbers carry on, queued samples are sent', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fieldlink-state-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test-sim/cli/main.ts', '--engine', 'node', '--duration', '7d', '--state', dir], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['tools/run.mjs', 'test-sim/cli/main.ts', '--engine', 'node', '--duration', '7d', '--state', dir], { stdio: 'ignore' });
   // Pull the plug once the device has put a few samples on its flash (polled, however slow the machine is).
   const file = join(dir, 'flash-0.bin');
   for (;;) {
