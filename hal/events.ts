@@ -61,6 +61,8 @@ export const EVENTS = Object.freeze({
   deviceRestart: 'device.restart',
   devicePowerCut: 'device.power-cut',
   deviceFlashBitflip: 'device.flash-bitflip',
+  deviceReset: 'device.reset',
+  deviceSleepFailed: 'device.sleep-failed',
   radio: 'radio',
   // test and bench apps (test-sim/apps, tools/bench/apps)
   anchorWake: 'anchor.wake',
@@ -69,6 +71,7 @@ export const EVENTS = Object.freeze({
   fuzzDone: 'fuzz.done',
   powercutWorkload: 'powercut.workload',
   powercutVerified: 'powercut.verified',
+  freshRamProbe: 'fresh-ram.probe',
 } as const);
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -4,6 +4,7 @@
  * full-jitter backoff and with a no-jitter baseline. Reports the connect rate
  * after the broker returns and the time until every device is online again.
  */
+import { EVENTS } from '../hal/events';
 import { runSimulation, type SimResult } from './sim';
 import type { Scenario } from './scenarios/scenario';
 
@@ -34,7 +35,7 @@ export function connectsPerSecond(connectTimes: readonly number[], from: number,
 
 function analyse(result: SimResult, outageEnd: number, devices: number): FleetRun {
   const online = new Map<number, number>();
-  for (const e of result.events) if (e.event === 'mqtt.connected' && e.t >= outageEnd && !online.has(e.device)) online.set(e.device, e.t);
+  for (const e of result.events) if (e.event === EVENTS.mqttConnected && e.t >= outageEnd && !online.has(e.device)) online.set(e.device, e.t);
   const recovered = online.size === devices ? Math.max(...online.values()) : undefined;
   const perSecond = connectsPerSecond(result.connectTimes, outageEnd, recovered ?? result.summary.simulated_ms);
   return {

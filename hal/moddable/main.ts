@@ -34,12 +34,11 @@ function readStoreText(): { text: Record<string, string>; entries: string[] } {
   const text: Record<string, string> = {};
   const entries: string[] = [];
   for (const name of STORE_FILES) if (readStore(name) !== undefined) entries.push(name);
-  const decoder = new TextDecoder();
   for (const name of STORE_TEXT) {
     const bytes = readStore(name);
     if (bytes === undefined) continue;
     entries.push(name);
-    text[name] = decoder.decode(new Uint8Array(bytes)).trim();
+    text[name] = String.fromArrayBuffer(bytes); // XS checks the UTF-8 (throws on bad bytes)
   }
   return { text, entries };
 }

@@ -48,7 +48,12 @@ const HANDSHAKE_FAILED = 2;
 const AWS_SERVER_NAME = /\.amazonaws\.com$/i;
 const AWS_ROOTS = Object.freeze(['AmazonRootCA1.der', 'AmazonRootCA3.der']);
 
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+/**
+ * No capturing group: XS 8.2.3 crashed mcsim in fx_RegExp_prototype_exec running
+ * this preloaded (frozen) RegExp, with a capture, on an endpoint string read from
+ * the credential store at run time.
+ */
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
 /** What the socket is at run time (typings/socket.d.ts has only a union). */
 interface TcpSocket {

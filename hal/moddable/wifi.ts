@@ -56,7 +56,11 @@ export interface ModdableWifi extends Wifi {
 
 const POWER_SAVE: Readonly<Record<WifiPowerSave, 0 | 1 | 2>> = Object.freeze({ 'none': 0, 'min-modem': 1, 'max-modem': 2 });
 
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/**
+ * No capturing group: XS 8.2.3 crashed (mcsim, fx_RegExp_prototype_exec) running
+ * a preloaded, frozen RegExp with a capture on a string made at run time.
+ */
+const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
 
 export function createWifi(settings: WifiSettings): ModdableWifi {
   const joinTimeoutMs = settings.joinTimeoutMs ?? 30_000;

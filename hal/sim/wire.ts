@@ -11,8 +11,9 @@
  *              open, errors).
  *
  * Calls (firmware to host) are synchronous and answered with a message of the
- * same op; events (host to firmware, op >= 0x80) are answered with an empty body
- * unless stated.
+ * same op; calls that need no answer may travel together in a Batch. Events
+ * (host to firmware, op >= 0x80) are answered with the Batch of calls the
+ * firmware queued (or an empty body), or as stated.
  */
 import { fromUtf8, toUtf8 } from '../../firmware/util/text';
 
@@ -28,10 +29,11 @@ export const Op = Object.freeze({
   Log: 0x05,           // body: JSON [event, fields]
   TimeQuery: 0x06,     // body: JSON { server }; answered later by the TimeReply event
   TimeSet: 0x07,       // body: f64 wall ms
+  Batch: 0x08,         // body: messages, each a u32 length then the message; answered with the last one's reply
   WifiJoin: 0x10,      // body: JSON { hint? }
   WifiLeave: 0x11,
   WifiPowerSave: 0x12, // body: JSON mode
-  TlsOpen: 0x20,       // id: stream; body: JSON options without callbacks
+  TlsOpen: 0x20,       // id: stream; body: JSON options without callbacks (resume and maxVersion filled in)
   TlsWrite: 0x21,      // id: stream; body: raw (no reply expected)
   TlsClose: 0x22,      // id: stream
   TlsWriteReply: 0x23, // id: stream; body: raw, and the peer is expected to answer
@@ -53,6 +55,7 @@ export const Op = Object.freeze({
   WifiError: 0x83,     // body: JSON LinkError
   WifiLost: 0x84,      // body: JSON LinkError
   TimeReply: 0x85,     // body: JSON TimeReading or { error: LinkError }
+  FlashChanged: 0x86,  // the flash changed outside the firmware's own writes (a fault): read it again
   TlsConnected: 0x90,  // id: stream; body: JSON { alpn, resumed }
   TlsData: 0x91,       // id: stream; body: raw
   TlsError: 0x92,      // id: stream; body: JSON LinkError

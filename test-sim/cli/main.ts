@@ -4,7 +4,8 @@
  * one JSON object.
  */
 import { exitUsage, parseOptions } from '../../tools/cli';
-import { runSimulation, type SimSummary } from '../sim';
+import { runSimulation } from '../sim';
+import { summaryLines } from '../summary/fields';
 import { loadScenario, UsageError } from '../scenarios/scenario';
 import { formatDuration, parseDuration } from './duration';
 import type { ExternalEndpoint } from '../net/world';
@@ -72,18 +73,6 @@ function options() {
     'no-report': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
-}
-
-function summaryLines(s: SimSummary): string[] {
-  const warp = s.wall_ms > 0 ? Math.round(s.simulated_ms / s.wall_ms) : Infinity;
-  return [
-    `scenario ${s.scenario}: ${formatDuration(s.simulated_ms)} simulated in ${(s.wall_ms / 1000).toFixed(1)} s (${warp}x) on ${s.engine}, seed ${s.seed}`,
-    `${s.devices} device(s), ${s.boots} boot(s), ${s.crashes} crash(es), ${s.events} events`,
-    `power: ${s.power_mode ?? 'n/a'}; ${s.avg_ma} mA on average (${s.energy_mj} mJ), radio on ${formatDuration(s.radio_on_ms)}; a 2500 mAh cell lasts ${s.avg_ma > 0 ? Math.round(2500 / s.avg_ma / 24) : '∞'} days`,
-    `TLS: ${s.tls_handshakes} handshake(s), failures ${JSON.stringify(s.tls_failures)}; ${s.bytes_tx} B sent, ${s.bytes_rx} B received`,
-    `telemetry: ${s.samples_generated} samples, ${s.samples_delivered ?? 'n/a'} delivered, ${s.samples_pending} still queued, ${s.samples_lost ?? 'n/a'} lost, ${s.duplicates ?? 'n/a'} duplicates, ${s.samples_dropped} dropped (queue full); ${s.flash_writes} flash writes`,
-    ...s.configuration_faults.map((f) => `configuration fault: ${f}`),
-  ];
 }
 
 async function main(): Promise<void> {

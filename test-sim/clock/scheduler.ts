@@ -1,20 +1,25 @@
 /**
  * The simulator's virtual clock and event loop.
  *
- * Time warp: when nothing real is under way, virtual time jumps straight to the
- * next timer deadline. While real I/O is under way (a TCP/TLS connect, or bytes
- * moved within the last `quietMs` of wall time, i.e. a reply may be coming),
- * virtual time advances with wall time instead. `realtime` never warps.
+ * Everything that happens to the simulated world is a task on this loop, run
+ * one at a time in virtual-time order (ties in the order they were scheduled).
+ * After each task the loop lets the work that task started in Node settle: the
+ * local world's TLS endpoint and broker run on in-memory streams
+ * (net/memory.ts), which `touch()` the scheduler whenever bytes move; the loop
+ * turns Node's event loop until a turn passes with no bytes moved and nothing
+ * pending, and only then takes the next task. A byte the endpoint sends
+ * becomes a task of its own, a modelled latency later. So the clock jumps from
+ * task to task and never reads the wall clock: the same seed gives the same
+ * run, on an idle or a loaded machine.
  *
- * Everything that happens to the simulated world runs as a task on this loop, one
- * at a time, in virtual-time order; real I/O callbacks `post` their task and the
- * loop runs it at the virtual time it arrived.
+ * Real sockets (an external broker, mosquitto) cannot be told apart from
+ * silence this way; a world that has them sets `realIo` (clock/real-io.ts),
+ * whose best-effort holds make virtual time follow the wall clock while a
+ * reply is due. `realtime` paces every task to the wall clock.
  */
+import type { RealIo } from './real-io';
 
 type Task = () => void | Promise<void>;
-
-/** Longest wall time spent at the end of a run waiting for real I/O to settle. */
-const DRAIN_MS = 2000;
 
 interface TimerEntry {
   at: number;
@@ -28,28 +33,29 @@ export interface TimerHandle {
 }
 
 export interface SchedulerOptions {
+  /** Virtual time runs with the wall clock (no warp). */
   realtime?: boolean;
-  /** Wall milliseconds of I/O silence after which time may warp again. */
-  quietMs?: number;
 }
+
+/** Turns of Node's event loop after which in-memory I/O that still moves bytes is a simulator bug. */
+const MAX_SETTLE_TURNS = 100_000;
 
 export class Scheduler {
   /** Virtual milliseconds since the start of the simulation. */
   now = 0;
   readonly realtime: boolean;
-  readonly quietMs: number;
+  /** Set by a world with real sockets: best-effort wall-clock holds while replies are due. */
+  realIo: RealIo | undefined;
   private heap: TimerEntry[] = [];
   private seq = 0;
   private ready: Task[] = [];
-  private busy = 0;
-  private lastIoWall = -Infinity;
+  private activity = 0;
+  private settledActivity = 0;
   private wake: (() => void) | undefined;
-  private watchers: { pending(): boolean; gaveUp(): void }[] = [];
   private stopped = false;
 
   constructor(options: SchedulerOptions = {}) {
     this.realtime = options.realtime ?? false;
-    this.quietMs = options.quietMs ?? 5;
   }
 
   /** Run `task` at virtual time `at` (not earlier than now). */
@@ -64,46 +70,15 @@ export class Scheduler {
     return this.at(this.now + ms, task);
   }
 
-  /** Queue a task from a real I/O callback; it runs at the virtual time the loop has reached. */
+  /** Queue a task at the current virtual time, after the task running now (FIFO). */
   post(task: Task): void {
     this.ready.push(task);
     this.wake?.();
   }
 
-  /** A real operation (connect, handshake) started: no warp until `endIo`. */
-  beginIo(): void {
-    this.busy++;
-  }
-
-  endIo(): void {
-    this.busy = Math.max(0, this.busy - 1);
-    this.lastIoWall = performance.now();
-  }
-
-  /** Bytes moved: a reply may come, so hold warp for `quietMs` of wall time. */
-  touchIo(): void {
-    this.lastIoWall = performance.now();
-  }
-
-  /**
-   * Hold warp while `pending()` says bytes are still on their way through real
-   * sockets (for example sent by a device and not yet read by the broker), for at
-   * most `capMs` of wall time without I/O; then `gaveUp()` (the bytes were lost).
-   */
-  watch(pending: () => boolean, gaveUp: () => void, capMs = 200): void {
-    this.watchers.push({ pending, gaveUp });
-    this.watchCapMs = capMs;
-  }
-
-  private watchCapMs = 200;
-
-  private watched(wallNow: number): boolean {
-    for (const w of this.watchers) {
-      if (!w.pending()) continue;
-      if (wallNow - this.lastIoWall < this.watchCapMs) return true;
-      w.gaveUp();
-    }
-    return false;
+  /** In-memory I/O moved bytes: the loop waits until Node has processed them before time moves on. */
+  touch(): void {
+    this.activity++;
   }
 
   stop(): void {
@@ -114,57 +89,63 @@ export class Scheduler {
   /** Run until virtual time `until`, `stop()`, or nothing is left to happen. */
   async run(until: number): Promise<void> {
     this.stopped = false;
-    let wallMark = performance.now();
-    let drainStart: number | undefined;
+    const pace = this.realtime ? { wall: performance.now(), virtual: this.now } : undefined;
+    await this.settle();
     while (!this.stopped) {
-      const wallNow = performance.now();
-      const hot = this.realtime || this.busy > 0 || wallNow - this.lastIoWall < this.quietMs || this.watched(wallNow);
-      if (hot) this.now = Math.min(until, this.now + (wallNow - wallMark), this.nextAt());
-      wallMark = wallNow;
-
+      this.realIo?.advance(this, Math.min(until, this.nextAt()));
       const task = this.ready.shift();
       if (task) {
         await task();
+        await this.settle();
         continue;
       }
       const next = this.peek();
-      if (next && next.at <= this.now) {
-        this.pop();
-        await next.task();
-        continue;
+      const target = next && next.at <= until ? next.at : until;
+      if (this.realIo && (await this.realIo.follow(this, target, until))) continue;
+      if (pace) {
+        const due = pace.wall + (target - pace.virtual);
+        if (due > performance.now()) {
+          await this.sleepWall(due - performance.now());
+          continue;
+        }
       }
-      // At the end, let real I/O under way finish (at `until`, for at most DRAIN_MS of wall time).
-      if (this.now >= until) {
-        drainStart ??= wallNow;
-        if (!hot || this.realtime || wallNow - drainStart > DRAIN_MS) break;
-        await this.sleepWall(this.busy > 0 ? 10 : Math.max(1, this.quietMs - (wallNow - this.lastIoWall)));
-        continue;
-      }
-      if (hot) {
-        const target = Math.min(until, next?.at ?? Infinity);
-        const ioLeft = this.busy > 0 || this.realtime ? Infinity : Math.max(1, this.quietMs - (wallNow - this.lastIoWall));
-        await this.sleepWall(Math.max(0, Math.min(target - this.now, ioLeft)));
-        continue;
-      }
-      // Before warping, give real I/O that already arrived (a reset, a late reply) one turn of
-      // Node's event loop to post its task: awaiting in-process deliveries alone never yields to I/O.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.ready.length) continue;
       if (!next || next.at > until) {
-        this.now = until;
+        this.now = Math.max(this.now, until);
         break;
       }
-      this.now = next.at;
+      this.pop();
+      this.now = Math.max(this.now, next.at);
+      await next.task();
+      await this.settle();
     }
   }
 
-  private nextAt(): number {
-    return this.peek()?.at ?? Infinity;
+  /**
+   * Turn Node's event loop until the in-memory network is quiet: a whole turn
+   * with no bytes moved and no immediate callback pending. Nothing here reads a
+   * clock, so where the turns fall in wall time cannot change the run.
+   */
+  private async settle(): Promise<void> {
+    if (this.realIo) {
+      await this.realIo.settle();
+      return;
+    }
+    if (this.activity === this.settledActivity) return;
+    for (let turn = 0; turn < MAX_SETTLE_TURNS; turn++) {
+      const before = this.activity;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.activity === before && !immediatePending()) {
+        this.settledActivity = this.activity;
+        return;
+      }
+    }
+    throw new Error(`scheduler: in-memory I/O still moving bytes after ${MAX_SETTLE_TURNS} turns at virtual ${this.now} ms`);
   }
 
-  private sleepWall(ms: number): Promise<void> {
+  /** Sleep up to `ms` of wall time; a `post` or `at` from I/O wakes it early. */
+  sleepWall(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, Math.min(ms, 1000));
+      const timer = setTimeout(done, Math.max(0, Math.min(ms, 1000)));
       function done() {
         clearTimeout(timer);
         resolve();
@@ -174,6 +155,16 @@ export class Scheduler {
         done();
       };
     });
+  }
+
+  /** Something is queued to run at the current virtual time. */
+  get hasReady(): boolean {
+    return this.ready.length > 0;
+  }
+
+  /** Virtual time of the next timer, Infinity when none. */
+  nextAt(): number {
+    return this.peek()?.at ?? Infinity;
   }
 
   private peek(): TimerEntry | undefined {
@@ -217,4 +208,9 @@ export class Scheduler {
 
 function before(a: TimerEntry, b: TimerEntry): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+/** An immediate callback (stream plumbing, aedes) is queued in Node's event loop. */
+function immediatePending(): boolean {
+  return process.getActiveResourcesInfo().includes('Immediate');
 }

@@ -3,15 +3,16 @@
  * calls over the bridge (hal/sim/wire.ts), joined into one dispatch table:
  *
  *   device/clock.ts      tick, timers, time query       radio/station.ts  Wi-Fi join, loss, power save
- *   device/memory.ts     RTC wall clock, retained bytes  net/streams.ts    TLS streams
+ *   device/memory.ts     RTC wall clock, retained bytes  net/streams.ts    TLS streams (net/tls-session.ts: resumption)
  *   device/sensor.ts     the sensor model                flash/bridge.ts   NOR flash
  *   device/lifecycle.ts  boot, sleep, restart, crash, power cut; delivery of events
  *
- * plus entropy and the log, answered here. Every happening is a task on the
- * shared Scheduler.
+ * plus entropy, the log and Batch (calls the firmware queued, run in order),
+ * answered here. Every happening is a task on the shared Scheduler.
  */
 import type { BootReason } from '../../hal/types';
-import { HEADER, Op, bodyJson, message, parse } from '../../hal/sim/wire';
+import type { Inspection } from '../../hal/sim/device';
+import { HEADER, Op, bodyJson, bodyView, message, parse } from '../../hal/sim/wire';
 import type { Scheduler } from '../clock/scheduler';
 import type { Engine } from '../engine/types';
 import { PowerCut, type SimFlash } from '../flash/flash';
@@ -19,6 +20,7 @@ import { flashBridge } from '../flash/bridge';
 import { WifiStation } from '../radio/station';
 import type { WifiTiming } from '../radio/wifi';
 import { SecureStreams, type OpenSecureSocket } from '../net/streams';
+import { TlsSessionStore } from '../net/tls-session';
 import { EnergyMeter } from '../energy/meter';
 import type { EnergyProfile } from '../../firmware/power/policy';
 import type { Platform } from '../energy/costs';
@@ -45,7 +47,7 @@ export interface DeviceHostOptions {
   wifi: WifiTiming;
   /** The credential files the firmware names (its flashed resources), text by name. */
   credentials: Readonly<Record<string, string>>;
-  /** Host name to TCP address, so a simulated endpoint name can reach a loopback port. */
+  /** Host name to an address the world's TLS client understands (undefined: the name does not resolve). */
   resolve(host: string, port: number): { host: string; port: number } | undefined;
   /** Wall clock (epoch ms) at simulation start. */
   epochMs: number;
@@ -58,11 +60,7 @@ export interface DeviceHostOptions {
   /** What the device's software can do (energy meter; default this firmware on hal/moddable). */
   platform?: Platform;
   record(event: RecordedEvent): void;
-  /** False when the network is modelled in-process: no wall-clock waits for replies. */
-  realNetwork?: boolean;
-  /** True while the path to `target` forwards nothing (a blackholed proxy): a connect then cannot finish, so time may warp. */
-  pathSilent?(target: { host: string; port: number }): boolean;
-  /** Host TLS client (test-sim/net/secure.ts), injected so fault-injecting proxies can wrap it. */
+  /** Host TLS client (test-sim/net/secure.ts or the world's), injected so tests can wrap it. */
   openSecureSocket: OpenSecureSocket;
 }
 
@@ -75,7 +73,11 @@ export class DeviceHost {
   readonly radio: WifiStation;
   readonly net: SecureStreams;
   readonly sensor: SensorModel;
+  /** The platform's TLS session (test hook: `tlsSession.clear()` before a wake forces a full handshake). */
+  readonly tlsSession: TlsSessionStore;
   private readonly table: BridgeTable;
+  /** The flash's outside changes the running machine knows of (it copied flash after them). */
+  private flashChangesTold = 0;
 
   constructor(private options: DeviceHostOptions) {
     this.index = options.index;
@@ -88,13 +90,28 @@ export class DeviceHost {
       config: options.config,
       startEngine: () => options.startEngine(this),
       record: (event, fields) => this.record(event, fields),
-      booted: () => this.clock.booted(),
+      booted: () => {
+        this.flashChangesTold = this.options.flash.outsideChanges;
+        this.clock.booted();
+        this.tlsSession.booted();
+      },
+      delivered: () => this.net.flush(),
+      queued: (reply) => this.handle(reply),
+      pending: () => {
+        const changes = this.options.flash.outsideChanges;
+        if (changes === this.flashChangesTold) return undefined;
+        this.flashChangesTold = changes;
+        return message(Op.FlashChanged, 0, 0).bytes;
+      },
       halted: () => {
         this.clock.halt();
         this.net.halt();
         this.radio.halt();
       },
-      powerLost: () => this.memory.powerLost(),
+      powerLost: () => {
+        this.memory.powerLost();
+        this.tlsSession.powerLost();
+      },
     });
     const ctx: DeviceContext = {
       index: this.index,
@@ -105,6 +122,7 @@ export class DeviceHost {
       post: (bytes) => this.lifecycle.post(bytes),
     };
     this.memory = new RtcDomain(scheduler);
+    this.tlsSession = new TlsSessionStore(this.meter.platform.capabilities.tls);
     this.radio = new WifiStation(ctx, options.wifi);
     const online = () => this.radio.associated;
     this.clock = new DeviceClock(ctx, { rtc: this.memory, epochMs: options.epochMs, online });
@@ -112,10 +130,9 @@ export class DeviceHost {
       credentials: options.credentials,
       resolve: options.resolve,
       openSecureSocket: options.openSecureSocket,
-      tlsHandshakeMs: this.meter.handshakeLatencyMs,
+      handshakeMs: (resumed) => this.meter.handshakeMs(resumed),
       online,
-      realNetwork: options.realNetwork,
-      pathSilent: options.pathSilent,
+      session: this.tlsSession,
     });
     this.sensor = new SensorModel(scheduler, options.random);
     this.table = joinTables(
@@ -148,7 +165,7 @@ export class DeviceHost {
     return this.lifecycle.boot(reason);
   }
 
-  inspect(): Promise<Record<string, unknown>> {
+  inspect(): Promise<Inspection> {
     return this.lifecycle.inspect();
   }
 
@@ -185,6 +202,17 @@ export class DeviceHost {
       const reply = message(Op.Random, 0, 4);
       reply.view.setUint32(HEADER, this.options.random.next32(), true);
       return reply.bytes;
+    },
+    [Op.Batch]: (m) => {
+      // Each message in order; the answer is the last one's (the call that needed an answer).
+      const view = bodyView(m);
+      let reply = ok(m);
+      for (let at = 0; at < m.body.length;) {
+        const length = view.getUint32(at, true);
+        reply = dispatch(this.table, parse(m.body.subarray(at + 4, at + 4 + length)));
+        at += 4 + length;
+      }
+      return reply;
     },
     [Op.Log]: (m) => {
       const [event, fields] = bodyJson<[string, Record<string, unknown>?]>(m);

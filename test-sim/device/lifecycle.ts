@@ -1,8 +1,9 @@
 /**
  * A simulated device's life: power-on, the firmware engine of each boot, the
  * deliveries of host events to it, and every way a run of the firmware ends:
- * deep sleep (wake later), restart, crash (an exception escaped), and power cut
- * (RTC domain lost). There is one power-cut path, whether a fault cuts the
+ * deep sleep (wake later), restart, crash (an exception escaped), reset (RAM
+ * lost, RTC domain kept), a deep sleep that fails (a restart), and power cut
+ * (RTC domain lost too). There is one power-cut path, whether a fault cuts the
  * power between deliveries or a torn flash write cuts it inside one.
  */
 import type { BootReason } from '../../hal/types';
@@ -13,6 +14,7 @@ import type { EnergyMeter } from '../energy/meter';
 import type { Engine } from '../engine/types';
 import { FirmwareError } from '../engine/xs';
 import { PowerCut } from '../flash/flash';
+import type { Inspection } from '../../hal/sim/device';
 import { ok, type BridgeTable } from './bridge';
 import type { EventSource } from './context';
 
@@ -28,6 +30,12 @@ export interface LifecycleHooks {
   record(event: string, fields?: Record<string, unknown>): void;
   /** A new machine starts (the tick restarts). */
   booted(): void;
+  /** A delivery ended (whatever its outcome): run the I/O the firmware asked for during it. */
+  delivered(): void;
+  /** Run the calls the firmware queued during a delivery (its reply, a Batch). */
+  queued(reply: Uint8Array): void;
+  /** An event the firmware must see before the next one (the flash changed under it), if any. */
+  pending(): Uint8Array | undefined;
   /** The machine stops: timers, streams and the radio go with it. */
   halted(): void;
   /** Power is gone: the RTC domain is lost. */
@@ -43,12 +51,14 @@ export class Lifecycle {
   compute = 0;
   peakHeapSlots = 0;
   /** The firmware's own view, asked just before its last deep sleep or halt. */
-  lastInspect: Record<string, unknown> | undefined;
+  lastInspect: Inspection | undefined;
   private dead = false;
   private generation = 0;
   private sleepRequest: { ms: number; reason: 'deep-sleep' | 'reset' } | undefined;
   /** The one pending power-up: a new one (a power cut during deep sleep) replaces the old wake. */
   private pendingBoot: TimerHandle | undefined;
+  /** Fault injection: the next deep-sleep entry fails. */
+  private sleepFails = false;
 
   constructor(private readonly hooks: LifecycleHooks) {}
 
@@ -72,16 +82,32 @@ export class Lifecycle {
   }
 
   /** Ask the firmware for its state (tests and reports); while it sleeps, what it said last. */
-  async inspect(): Promise<Record<string, unknown>> {
-    if (!this.engine || this.dead) return this.lastInspect ?? { engine: 'off' };
+  async inspect(): Promise<Inspection> {
+    if (!this.engine || this.dead) return this.lastInspect ?? { engine: 'off', halted: true, app: null };
     const reply = await this.engine.deliver(message(Op.Inspect, 0, 0).bytes);
-    this.lastInspect = JSON.parse(new TextDecoder().decode(reply));
-    return this.lastInspect!;
+    this.lastInspect = JSON.parse(new TextDecoder().decode(reply)) as Inspection;
+    return this.lastInspect;
   }
 
   /** Fault injection: cut the power now; it comes back `rebootAfterMs` later. */
   powerCut(rebootAfterMs: number): Promise<void> {
     return this.cutPower(rebootAfterMs);
+  }
+
+  /**
+   * Fault injection: the device resets now (panic, watchdog, reset button). RAM
+   * is lost; RTC memory and the RTC clock are kept; it boots at once (`reset`).
+   * While it sleeps, the reset is the wake.
+   */
+  async reset(): Promise<void> {
+    this.hooks.record(EVENTS.deviceReset);
+    await this.halt();
+    this.scheduleBoot(this.hooks.bootMs, 'reset');
+  }
+
+  /** Fault injection: the next deep-sleep entry fails and the chip restarts instead (ESP-IDF then calls esp_restart). */
+  failNextSleep(): void {
+    this.sleepFails = true;
   }
 
   async shutdown(): Promise<void> {
@@ -96,9 +122,13 @@ export class Lifecycle {
     const computeBefore = engine.meter.compute;
     if (engine.name !== 'xs') this.hooks.meter.event();
     try {
-      await engine.deliver(bytes);
+      const first = this.hooks.pending();
+      if (first) await engine.deliver(first);
+      const reply = await engine.deliver(bytes);
+      if (reply.length) this.hooks.queued(reply);
       if (engine.name === 'xs') this.hooks.meter.compute(engine.meter.compute - computeBefore);
     } catch (error) {
+      this.hooks.delivered();
       if (error instanceof PowerCut || this.dead) {
         await this.cutPower(this.hooks.bootMs, { during: 'flash-write' });
         return;
@@ -112,9 +142,17 @@ export class Lifecycle {
       }
       throw error;
     }
+    this.hooks.delivered();
     if (this.sleepRequest !== undefined) {
       const { ms, reason } = this.sleepRequest;
       await this.inspect().catch(() => undefined);
+      if (reason === 'deep-sleep' && this.sleepFails) {
+        this.sleepFails = false;
+        this.hooks.record(EVENTS.deviceSleepFailed, { ms });
+        await this.halt();
+        this.scheduleBoot(this.hooks.bootMs, 'reset');
+        return;
+      }
       this.hooks.record(reason === 'reset' ? EVENTS.deviceRestart : EVENTS.deviceDeepSleep, { ms });
       await this.halt();
       this.scheduleBoot(ms + this.hooks.bootMs, reason);

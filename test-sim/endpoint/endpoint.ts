@@ -11,9 +11,10 @@
  * The time source for rate limits and keepalive is injectable (`now`), because
  * the simulator runs on virtual time; certificate dates use the wall clock.
  */
-import { X509Certificate } from 'node:crypto';
+import { constants, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { Aedes, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import type { Packet } from 'mqtt-packet';
@@ -36,10 +37,14 @@ import { ClientHandshakeInspector, verifyClientChain, type HandshakeRejection } 
 /** The port `npm run endpoint` listens on unless told otherwise (the library defaults to an ephemeral one). */
 export const DEFAULT_ENDPOINT_PORT = 8443;
 
+/** A timer delay that never fires within a run (setTimeout's maximum). */
+const NEVER_MS = 0x7fffffff;
+
 export type HandshakeFailure = HandshakeRejection | 'version' | 'server-alpn' | 'aborted' | 'timeout' | 'tls';
 
 export interface EndpointStats {
-  handshakes: { ok: number; failed: Partial<Record<HandshakeFailure, number>> };
+  /** `resumed` counts the `ok` handshakes that resumed a session (ticket or session id). */
+  handshakes: { ok: number; resumed: number; failed: Partial<Record<HandshakeFailure, number>> };
   /** CONNECTs accepted (the broker registered the client and sent CONNACK). */
   connects: number;
   /** PUBLISH packets the broker accepted (client publishes and wills). */
@@ -93,12 +98,23 @@ export interface LocalEndpointOptions {
   serverCredentials?: ServerCredentials;
   /** Issuers trusted for device certificates, PEM (default `pki.rootCa`). */
   clientCa?: string;
+  /**
+   * Resume sessions (default true): RFC 5077 tickets and session ids, as AWS IoT
+   * does. `false` refuses both, so every handshake is a full one.
+   */
+  resumption?: boolean;
   /** Default TLSv1.2. */
   minVersion?: tls.SecureVersion;
   /** Default TLSv1.3, as AWS. */
   maxVersion?: tls.SecureVersion;
   /** OpenSSL cipher string, e.g. `DEFAULT@SECLEVEL=0` to allow TLS 1.0/1.1 at all. */
   ciphers?: string;
+  /**
+   * Listen on TCP (default). `false`: no listener; connections arrive only
+   * through `accept` (the simulator's in-memory network), and no timer of this
+   * endpoint or its broker runs on the wall clock.
+   */
+  listen?: boolean;
   /** Milliseconds for rate limits and keepalive; default `performance.now`. */
   now?: () => number;
   /** Wall clock for certificate dates; default `new Date()`. */
@@ -106,7 +122,7 @@ export interface LocalEndpointOptions {
   limits?: Partial<BrokerLimits>;
   /** How often keepalive deadlines are checked on a real timer; 0: only by `sweep()`. Default 1000. */
   sweepIntervalMs?: number;
-  /** Default 10 s. */
+  /** Default 10 s; 0: none. Ignored (none) when `listen` is false. */
   handshakeTimeoutMs?: number;
   /** Human-readable trace: rejections, connects, disconnects. Never key material. */
   onEvent?: (event: string, fields: EndpointEventFields) => void;
@@ -125,6 +141,8 @@ export interface LocalEndpoint {
   sessions(): SessionInfo[];
   /** Apply keepalive deadlines at `now()`; call after advancing a virtual clock. */
   sweep(): void;
+  /** Serve one connection given as a stream (an in-memory connection); TCP connections arrive by themselves. */
+  accept(socket: Duplex): void;
   close(): Promise<void>;
 }
 
@@ -150,6 +168,9 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
   const serverAlpn = options.serverAlpn ?? (requiredAlpn === false ? false : [requiredAlpn]);
   const limits: BrokerLimits = { ...AWS_LIMITS, ...options.limits };
   const now = options.now ?? (() => performance.now());
+  const listen = options.listen !== false;
+  const resumption = options.resumption !== false;
+  const handshakeTimeoutMs = listen ? options.handshakeTimeoutMs ?? 10_000 : 0;
   const wallClock = options.wallClock ?? (() => new Date());
   const emit = options.onEvent ?? (() => {});
   const credentials = options.serverCredentials ?? pki.endpoint;
@@ -157,7 +178,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
   const clientCas = splitPemCertificates(clientCaPem).map((pem) => new X509Certificate(pem));
 
   const stats: EndpointStats = {
-    handshakes: { ok: 0, failed: {} },
+    handshakes: { ok: 0, resumed: 0, failed: {} },
     connects: 0,
     publishes: 0,
     takeovers: 0,
@@ -186,12 +207,30 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     // OpenSSL refuses to resume a session that verified a client certificate unless
     // the context has a session id context (it answers internal_error otherwise).
     sessionIdContext: 'fieldlink-local-endpoint',
+    // One context for every connection, so its ticket keys open every ticket it issued.
+    secureOptions: resumption ? undefined : constants.SSL_OP_NO_TICKET,
   });
+  // Session-id resumption: a TLSSocket outside a tls.Server asks the `server` it is given for
+  // sessions (newSession/resumeSession); with resumption refused nobody answers.
+  const sessionIds = new Map<string, Buffer>();
+  const sessionServer = new tls.Server({});
+  if (resumption) {
+    sessionServer.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+      sessionIds.set(id.toString('hex'), data);
+      done();
+    });
+    sessionServer.on('resumeSession', (id: Buffer, done: (error: Error | null, data: Buffer | null) => void) => {
+      done(null, sessionIds.get(id.toString('hex')) ?? null);
+    });
+  }
 
   // ---- broker ---------------------------------------------------------------
   const sessions = new Map<FilteredStream, Session>();
   const lastConnectAt = new Map<string, number>();
   const broker = new Aedes({
+    // Without a listener, no wall-clock timer may act on a client: CONNECT's arrival and
+    // keepalive are judged on `now()` (sweep), and the $SYS heartbeat never fires.
+    ...(listen ? {} : { connectTimeout: NEVER_MS, heartbeatInterval: Math.floor(NEVER_MS / 4) }), // aedes clears wills every 4 heartbeats
     preConnect(client: Client, packet: ConnectPacket, callback) {
       const session = sessions.get(client.conn as FilteredStream);
       const clientId = packet.clientId;
@@ -321,8 +360,9 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
   };
 
   // ---- TLS ------------------------------------------------------------------
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((raw) => {
+  const sockets = new Set<Duplex>();
+  /** One client connection: a TCP socket, or one end of an in-memory connection (test-sim/net/memory.ts). */
+  const accept = (raw: Duplex) => {
     sockets.add(raw);
     raw.on('close', () => sockets.delete(raw));
     raw.on('error', () => {});
@@ -349,7 +389,8 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
       requestCert: true,
       rejectUnauthorized: true,
       ALPNProtocols: serverAlpn === false ? undefined : serverAlpn,
-      handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+      handshakeTimeout: handshakeTimeoutMs,
+      server: sessionServer,
     } as tls.TLSSocketOptions);
     secure.on('error', (error: NodeJS.ErrnoException) => {
       if (verdict !== undefined || established) return; // already counted, or not a handshake failure
@@ -358,10 +399,11 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     });
     secure.once('secure', () => {
       established = true;
-      // TLS 1.3 hides the client's certificate from the inspector: check it here.
-      const peer = secure.getPeerCertificate(true);
-      const chain = peerChain(peer);
-      const refusal = verifyClientChain(chain, clientCas, wallClock());
+      // TLS 1.3 hides the client's certificate from the inspector, and a resumed session sends
+      // none: check the session's chain here unless the inspector just checked it.
+      const refusal = inspector.clientChainChecked && !secure.isSessionReused()
+        ? undefined
+        : verifyClientChain(peerChain(secure.getPeerCertificate(true)), clientCas, wallClock());
       if (refusal) {
         verdict = refusal.reason;
         handshakeFailed(refusal.reason, refusal.detail);
@@ -369,19 +411,23 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
         return;
       }
       stats.handshakes.ok++;
+      if (secure.isSessionReused()) stats.handshakes.resumed++;
       emit('handshake.ok', { protocol: secure.getProtocol() ?? '', alpn: String(secure.alpnProtocol), resumed: secure.isSessionReused() });
       startMqtt(secure, () => alertAfterHandshake);
     });
-  });
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const server = listen ? net.createServer(accept) : undefined;
+  if (server) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  }
+  const port = server ? (server.address() as net.AddressInfo).port : 0;
 
   const sweep = () => {
     const t = now();
@@ -414,10 +460,11 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
         .filter((s) => s.clientId !== undefined && s.keepalive !== undefined)
         .map((s) => ({ clientId: s.clientId!, keepalive: { ...s.keepalive! }, lastHeard: s.lastHeard })),
     sweep,
+    accept,
     close() {
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const stopped = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
         for (const socket of sockets) socket.destroy();
         await new Promise<void>((resolve) => broker.close(() => resolve()));
         await stopped;

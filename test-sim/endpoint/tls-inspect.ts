@@ -138,13 +138,27 @@ export function checkClientHello(hello: ClientHelloInfo, policy: HandshakePolicy
  * Checks a device certificate chain (leaf first, as sent) against trusted CAs:
  * dates of every certificate on the path, signatures, issuer names.
  */
+/** Parsed certificates by DER: a device presents the same chain at every connect. */
+const parsed = new Map<string, X509Certificate>();
+
+function parseCertificate(der: Buffer): X509Certificate {
+  const key = der.toString('base64');
+  let cert = parsed.get(key);
+  if (!cert) {
+    cert = new X509Certificate(der);
+    if (parsed.size >= 64) parsed.delete(parsed.keys().next().value!);
+    parsed.set(key, cert);
+  }
+  return cert;
+}
+
 export function verifyClientChain(chain: Buffer[], trusted: X509Certificate[], now: Date): Refusal | undefined {
   if (chain.length === 0) {
     return { reason: 'no-client-cert', alert: Alert.handshakeFailure, detail: 'no client certificate' };
   }
   let certs: X509Certificate[];
   try {
-    certs = chain.map((der) => new X509Certificate(der));
+    certs = chain.map(parseCertificate);
   } catch {
     return { reason: 'client-cert-invalid', alert: Alert.badCertificate, detail: 'client certificate does not parse' };
   }
@@ -185,6 +199,8 @@ export class ClientHandshakeInspector {
   private messages: Buffer = Buffer.alloc(0);
   private passthrough = false;
   hello: ClientHelloInfo | undefined;
+  /** A TLS 1.2 client Certificate message was read and its chain passed `verifyClientChain`. */
+  clientChainChecked = false;
 
   constructor(private readonly policy: HandshakePolicy) {}
 
@@ -246,6 +262,7 @@ export class ClientHandshakeInspector {
         }
         const refusal = verifyClientChain(chain, this.policy.clientCas, this.policy.wallClock());
         if (refusal) return refusal;
+        this.clientChainChecked = true;
       }
     }
     return undefined;

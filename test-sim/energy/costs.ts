@@ -254,8 +254,13 @@ export function bestJoinKind(p: Platform, hinted: boolean): JoinKind {
   return hinted && p.capabilities.wifiJoin.includes('channel-bssid') ? 'channel-bssid' : 'scan';
 }
 
+/** Whether a join of `kind` asks DHCP for an address: unless the platform keeps its lease, which a hinted join reuses. */
+export function joinUsesDhcp(p: Platform, kind: JoinKind): boolean {
+  return !(p.capabilities.wifiJoin.includes('cached-ip') && kind !== 'scan');
+}
+
 export function joinCost(c: ChipCosts, p: Platform, kind: JoinKind): OpCost {
-  const dhcp = p.capabilities.wifiJoin.includes('cached-ip') && kind !== 'scan' ? 0 : c.dhcpMs;
+  const dhcp = joinUsesDhcp(p, kind) ? c.dhcpMs : 0;
   return { ...op(c.joinMs[kind] + dhcp, c.currents.rxMa), peakMa: c.txPeakMa };
 }
 

@@ -18,7 +18,7 @@
  */
 import type { EnergyProfile } from '../../firmware/power/policy';
 import {
-  airtimeCost, bestJoinKind, bootCost, chipCosts, dnsCost, eventCost, flashEraseCost, flashWriteCost, handshakeCost,
+  airtimeCost, bestJoinKind, bootCost, chipCosts, dnsCost, eventCost, flashEraseCost, flashWriteCost, handshakeCost, joinUsesDhcp,
   handshakeWireBytes, joinCost, MODDABLE_PLATFORM, roundTripCost, WIRE, wireBytes, xsComputeCost,
   type Band, type ChipCosts, type CurrentKey, type JoinKind, type OpCost, type Platform,
 } from './costs';
@@ -120,6 +120,17 @@ export class EnergyMeter {
     return handshakeCost(this.costs, this.platform, false).ms;
   }
 
+  /** How long a handshake takes, full or resumed: the host's modelled connect time. */
+  handshakeMs(resumed: boolean): number {
+    return handshakeCost(this.costs, this.platform, resumed).ms;
+  }
+
+  /** The join the platform makes (`hinted`: the firmware passed a hint that fits the access point) and how long it takes: the host's join latency. */
+  joinPlan(hinted: boolean): { kind: JoinKind; dhcp: boolean; ms: number } {
+    const kind = bestJoinKind(this.platform, hinted);
+    return { kind, dhcp: joinUsesDhcp(this.platform, kind), ms: joinCost(this.costs, this.platform, kind).ms };
+  }
+
   /** Current drawn in the present state, mA. */
   currentMa(): number {
     return this.costs.currents[this.currentKey()];
@@ -158,7 +169,7 @@ export class EnergyMeter {
     if (state === 'associated' && this.radio === 'joining' && this.joiningSince !== undefined) {
       // The join completed: its simulated time becomes a join of the kind the platform can do.
       this.operation('join', this.joinKind, joinCost(this.costs, this.platform, this.joinKind), this.now() - this.joiningSince, 'wifi-join|rxMa');
-      this.bytesFramed += WIRE.join + (this.platform.capabilities.wifiJoin.includes('cached-ip') && this.joinKind !== 'scan' ? 0 : WIRE.dhcp);
+      this.bytesFramed += WIRE.join + (joinUsesDhcp(this.platform, this.joinKind) ? WIRE.dhcp : 0);
     }
     if (state !== 'joining') this.joiningSince = undefined;
     this.radio = state;

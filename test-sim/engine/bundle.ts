@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { rollup, type Plugin } from 'rollup';
-import esbuild from 'rollup-plugin-esbuild';
+import { join, relative } from 'node:path';
+import type { Plugin } from 'rollup';
+import { ROOT } from '../root';
 
-export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+export { ROOT };
 
 export interface BundleOptions {
   /** Module that exports the app, relative to the repository root. */
@@ -53,6 +53,8 @@ export async function buildBundle(options: BundleOptions = {}): Promise<Bundle> 
       return { code, path: relative(process.cwd(), path), bytes: Buffer.byteLength(code) };
     }
   }
+  // Loaded only when a bundle must be built: most runs find it cached.
+  const [{ rollup }, { default: esbuild }] = await Promise.all([import('rollup'), import('rollup-plugin-esbuild')]);
   const entryPlugin: Plugin = {
     name: 'firmware-entry',
     resolveId: (id) => (id === ENTRY ? ENTRY : null),

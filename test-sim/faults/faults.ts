@@ -28,9 +28,11 @@ type FaultAction = (fault: Fault, tools: FaultTools) => void;
 const ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
   'wifi-down': (_f, t) => t.during(() => t.device.radio.setAccessPoint(false), () => t.device.radio.setAccessPoint(true)),
   'power-cut': (f, t) => t.at(() => t.device.lifecycle.powerCut(f.forMs)),
+  reset: (_f, t) => t.at(() => t.device.lifecycle.reset()),
+  'sleep-fail': (_f, t) => t.at(() => t.device.lifecycle.failNextSleep()),
   'broker-down': (_f, t) => t.during(() => t.proxy().setMode('drop'), () => t.proxy().setMode('pass')),
   blackhole: (_f, t) => t.during(() => t.proxy().setMode('blackhole'), () => t.proxy().setMode('pass')),
-  reset: (_f, t) => t.at(() => t.proxy().reset()),
+  'tcp-reset': (_f, t) => t.at(() => t.proxy().reset()),
   'flash-bitflip': (_f, t) => t.at(() => { t.device.flipFlashBit(); }),
   'dns-down': (_f, t) => t.during(() => { t.device.net.dnsDown = true; }, () => { t.device.net.dnsDown = false; }),
   'connack-refused': (f, t) => {

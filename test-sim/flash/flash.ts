@@ -44,8 +44,12 @@ export class SimFlash {
     }
   }
 
+  /** Changes not made by the device's own writes and erases (faults): a device that copied flash must read it again. */
+  outsideChanges = 0;
+
   /** Invert one bit in place (a fault, not a write: NOR writes only clear bits), written through to the backing file. */
   flipBit(offset: number, bit: number): void {
+    this.outsideChanges++;
     this.bytes[offset] ^= 1 << bit;
     if (this.fd !== undefined) writeSync(this.fd, this.bytes, offset, 1, offset);
   }

@@ -4,11 +4,11 @@
  * run about the host's CPU rather than the devices' timing. It answers the MQTT
  * the firmware sends (CONNACK, PUBACK, SUBACK, PINGRESP; a newer connection with
  * the same client id closes the older one) and obeys the same fault switch as
- * the real TCP proxy. Single devices always talk to the real endpoint.
+ * the in-memory network. Single devices always talk to the real endpoint.
  */
 import mqttPacket from 'mqtt-packet';
 import type { OpenSecureSocket, SecureSocketEvents } from './streams';
-import type { ProxyMode } from './fault-proxy';
+import type { PathMode } from './memory';
 
 interface Connection {
   events: SecureSocketEvents;
@@ -18,7 +18,7 @@ interface Connection {
 }
 
 export class ModelBroker {
-  mode: ProxyMode = 'pass';
+  mode: PathMode = 'pass';
   /** CONNACK return code to refuse connections with (fault connack-refused), or undefined to accept. */
   refuseCode: number | undefined;
   /** Stands in for the proxy's port in `World.resolve`. */
@@ -29,7 +29,7 @@ export class ModelBroker {
 
   constructor(private readonly onPublish?: (topic: string, payload: Uint8Array) => void) {}
 
-  setMode(mode: ProxyMode): void {
+  setMode(mode: PathMode): void {
     this.mode = mode;
     if (mode === 'drop') this.reset();
   }

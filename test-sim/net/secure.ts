@@ -8,12 +8,15 @@
  * - ALPN is always offered when given, and a server that selects none of the
  *   offered protocols fails the connection (category `alpn`) before any
  *   application byte is written;
- * - TLS 1.2 only: Moddable's TLS does 1.2 at most, and AWS accepts 1.2.
+ * - TLS 1.2 unless `maxVersion` is 1.3 (the simulator allows it only where
+ *   the platform declares TLS 1.3); AWS accepts 1.2.
  *
  * Every failure is classified into the HAL's `LinkErrorCategory` by
  * `classifySocketError`, a pure function. `onError` fires at most once; after
  * it, or after `close()`, no callback fires.
  */
+import type { Duplex } from 'node:stream';
+import { constants } from 'node:crypto';
 import tls from 'node:tls';
 import type { CertFailure, LinkError, LinkErrorCategory } from '../../hal/types';
 
@@ -30,10 +33,20 @@ export interface SecureSocketOptions {
   cert: string;
   /** Device private key, PEM. Never logged, never part of a message. */
   key: string;
-  /** Deadline for TCP connect plus TLS handshake. */
+  /** Deadline for TCP connect plus TLS handshake, wall ms; 0: none (the caller keeps its own, e.g. on virtual time). */
   timeoutMs: number;
+  /**
+   * Run TLS over this connected stream instead of opening a TCP connection to
+   * `host:port` (the simulator's in-memory network, net/memory.ts); `host` and
+   * `port` then only name the peer in messages.
+   */
+  socket?: Duplex;
   /** Where to keep the session for resumption (one per simulated device); none: always a full handshake. */
   sessionCache?: TlsSessionCache;
+  /** Send and accept RFC 5077 session tickets (default true); false: resume by session id only. */
+  tickets?: boolean;
+  /** Highest version offered (default 1.2). */
+  maxVersion?: '1.2' | '1.3';
 }
 
 /**
@@ -243,27 +256,49 @@ export function alpnError(offered: string[], selected: string | false | null | u
   };
 }
 
+/**
+ * The client's TLS context (trust, certificate, key, versions, tickets): made
+ * once per set of options, as a device loads its credentials once, instead of
+ * parsing the PEM files at every connect. A handful of entries at most.
+ */
+const contexts = new Map<string, tls.SecureContext>();
+
+function clientContext(options: SecureSocketOptions): tls.SecureContext {
+  const maxVersion = options.maxVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2';
+  const tickets = options.tickets !== false;
+  const key = JSON.stringify([options.ca, options.cert, options.key, maxVersion, tickets]);
+  let context = contexts.get(key);
+  if (!context) {
+    context = tls.createSecureContext({
+      ca: options.ca,
+      cert: options.cert,
+      key: options.key,
+      minVersion: 'TLSv1.2',
+      maxVersion,
+      secureOptions: tickets ? undefined : constants.SSL_OP_NO_TICKET,
+      // OpenSSL security level 2 refuses what the device's Mbed TLS profile refuses:
+      // SHA-1 signatures on the chain, RSA keys below 2048 bits (hal/moddable/native/tls-engine.c).
+      ciphers: 'DEFAULT@SECLEVEL=2',
+    });
+    if (contexts.size >= 16) contexts.delete(contexts.keys().next().value!);
+    contexts.set(key, context);
+  }
+  return context;
+}
+
 export function openSecureSocket(options: SecureSocketOptions, events: SecureSocketEvents): SecureSocket {
-  const context: ClassifyContext = { stage: 'tcp', host: options.host, port: options.port, serverName: options.serverName, alpn: options.alpn };
+  const context: ClassifyContext = { stage: options.socket ? 'tls' : 'tcp', host: options.host, port: options.port, serverName: options.serverName, alpn: options.alpn };
   let state: 'connecting' | 'open' | 'failed' | 'closed' = 'connecting';
 
   const sessionKey = `${options.host}:${options.port}:${options.serverName}`;
   let socket: tls.TLSSocket;
   try {
     socket = tls.connect({
-      host: options.host,
-      port: options.port,
+      ...(options.socket ? { socket: options.socket } : { host: options.host, port: options.port }),
       servername: options.serverName,
       ALPNProtocols: options.alpn.length > 0 ? options.alpn : undefined,
-      ca: options.ca,
-      cert: options.cert,
-      key: options.key,
+      secureContext: clientContext(options),
       rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.2',
-      // OpenSSL security level 2 refuses what the device's Mbed TLS profile refuses:
-      // SHA-1 signatures on the chain, RSA keys below 2048 bits (hal/moddable/native/tls-engine.c).
-      ciphers: 'DEFAULT@SECLEVEL=2',
       session: options.sessionCache?.get(sessionKey),
     });
   } catch (error) {
@@ -273,7 +308,9 @@ export function openSecureSocket(options: SecureSocketOptions, events: SecureSoc
     throw new Error(`openSecureSocket: the TLS credentials could not be loaded (${code}) — check ca, cert and key are PEM and that key matches cert`);
   }
 
-  const deadline = setTimeout(() => fail({ code: 'ETIMEDOUT', message: `no session after ${options.timeoutMs} ms` }), options.timeoutMs);
+  const deadline = options.timeoutMs > 0
+    ? setTimeout(() => fail({ code: 'ETIMEDOUT', message: `no session after ${options.timeoutMs} ms` }), options.timeoutMs)
+    : undefined;
 
   function finish(): void {
     clearTimeout(deadline);

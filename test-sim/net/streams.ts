@@ -1,15 +1,19 @@
 /**
  * The device's secure streams, host side of `hal.network.openSecure`: each
- * stream is one connection attempt through `OpenSecureSocket` (real TLS in
- * net/secure.ts, or the fleet's model broker), reported to the firmware with
- * the modelled handshake time of an ESP32 (loopback is far faster), counted
- * for the summary and charged to the energy meter.
+ * stream is one connection attempt through `OpenSecureSocket` (real TLS over
+ * the in-memory network or a socket, net/secure.ts, or the fleet's model
+ * broker), reported to the firmware with the modelled handshake time of an
+ * ESP32 (the host's TLS is far faster), counted for the summary and charged to
+ * the energy meter.
  */
 import type { LinkError } from '../../hal/types';
 import { EVENTS } from '../../hal/events';
 import { Op, bodyJson, message, withBody, withJson, type Message } from '../../hal/sim/wire';
+import { createPrivateKey } from 'node:crypto';
 import { ok, type BridgeTable } from '../device/bridge';
 import type { DeviceContext } from '../device/context';
+import type { TlsSessionCache } from './secure';
+import type { TlsSessionStore } from './tls-session';
 
 export interface SecureSocketEvents {
   onConnect(info: { alpn: string | undefined; resumed: boolean; protocol?: string | null }): void;
@@ -18,41 +22,38 @@ export interface SecureSocketEvents {
 }
 
 export type OpenSecureSocket = (
-  options: { host: string; port: number; serverName: string; alpn: string[]; ca: string; cert: string; key: string; timeoutMs: number },
+  options: {
+    host: string; port: number; serverName: string; alpn: string[]; ca: string; cert: string; key: string; timeoutMs: number;
+    /** The platform's session to offer and keep (absent: a full handshake, nothing kept). */
+    sessionCache?: TlsSessionCache;
+    /** Resume by ticket as well as by session id. */
+    tickets?: boolean;
+    maxVersion?: '1.2' | '1.3';
+  },
   events: SecureSocketEvents,
 ) => { write(bytes: Uint8Array): void; close(): void };
 
 export interface StreamsOptions {
   /** The credential files the firmware names (its flashed resources), text by name. */
   credentials: Readonly<Record<string, string>>;
-  /** Host name to TCP address, so a simulated endpoint name can reach a loopback port. */
+  /** Host name to an address the opener understands; undefined: the name does not resolve. */
   resolve(host: string, port: number): { host: string; port: number } | undefined;
-  /** Host TLS client (net/secure.ts), injected so fault-injecting proxies can wrap it. */
+  /** Host TLS client: real TLS over the in-memory network or a socket (net/secure.ts), or the fleet's model broker. */
   openSecureSocket: OpenSecureSocket;
-  /** Full handshake on the device, ms (firmware/power/policy.ts). */
-  tlsHandshakeMs: number;
+  /** How long a handshake (TCP connect included) takes on the device, full or resumed, ms (the meter's costs). */
+  handshakeMs(resumed: boolean): number;
   /** The station is associated. */
   online(): boolean;
-  /** False when the network is modelled in-process: no wall-clock waits for replies. */
-  realNetwork?: boolean;
-  /** True while the path to `target` forwards nothing (a blackholed proxy): a connect then cannot finish, so time may warp. */
-  pathSilent?(target: { host: string; port: number }): boolean;
+  /** The platform's TLS session (net/tls-session.ts) and what its TLS declares. */
+  session: TlsSessionStore;
 }
 
 interface StreamState {
   socket: { write(bytes: Uint8Array): void; close(): void } | undefined;
   closed: boolean;
-  /** Bytes were written and nothing has come back yet: a reply is likely under way. */
-  awaiting?: { release(): void };
+  /** Real sockets: a reply is due (clock/real-io.ts); called when bytes come back. */
+  replyDue?: () => void;
 }
-
-/**
- * After a write, time follows the wall clock until the peer answers or this
- * much wall time passes (most MQTT packets a device sends expect a reply:
- * CONNACK, PUBACK, PINGRESP, SUBACK). Without it, a slow first reply could be
- * overtaken by a warp to the client's own reply deadline.
- */
-const REPLY_WAIT_WALL_MS = 500;
 
 export class SecureStreams {
   /** Secure streams opened (each is one connection attempt), and when. */
@@ -61,23 +62,36 @@ export class SecureStreams {
   bytesTx = 0;
   bytesRx = 0;
   tlsHandshakes = 0;
+  /** Handshakes that resumed a session (also counted in tlsHandshakes). */
+  tlsResumed = 0;
   tlsFailures: Record<string, number> = {};
   /** Fault injection: name resolution fails. */
   dnsDown = false;
   private streams = new Map<number, StreamState>();
   /** Bumped when the machine halts: callbacks of its sockets are ignored afterwards. */
   private generation = 0;
+  /**
+   * Socket operations the firmware asked for during the delivery running now.
+   * They run when the delivery is over (`flush`), in order, so nothing in Node
+   * runs while the firmware does: where Node's stream callbacks fall relative
+   * to the firmware's calls cannot change the run.
+   */
+  private outbox: (() => void)[] = [];
 
   constructor(private readonly ctx: DeviceContext, private readonly options: StreamsOptions) {}
 
+  /** Run the socket operations of the delivery that just ended. */
+  flush(): void {
+    const ops = this.outbox;
+    this.outbox = [];
+    for (const op of ops) op();
+  }
+
   /** The machine stopped: every stream closes with it. */
   halt(): void {
+    this.flush();
     this.generation++;
-    for (const stream of this.streams.values()) {
-      stream.closed = true;
-      stream.awaiting?.release();
-      stream.socket?.close();
-    }
+    for (const stream of this.streams.values()) this.closeNow(stream);
     this.streams.clear();
   }
 
@@ -106,12 +120,15 @@ export class SecureStreams {
 
   private drop(id: number): void {
     const stream = this.streams.get(id);
-    if (stream) {
-      stream.closed = true;
-      stream.awaiting?.release();
-      stream.socket?.close();
-      this.streams.delete(id);
-    }
+    if (!stream) return;
+    this.streams.delete(id);
+    this.outbox.push(() => this.closeNow(stream));
+  }
+
+  private closeNow(stream: StreamState): void {
+    stream.closed = true;
+    stream.replyDue?.();
+    stream.socket?.close();
   }
 
   private write(m: Message): Uint8Array {
@@ -119,28 +136,17 @@ export class SecureStreams {
     if (stream?.socket && !stream.closed) {
       this.bytesTx += m.body.length;
       this.ctx.meter.bytes(m.body.length, true);
-      if (this.options.realNetwork !== false) {
-        if (m.op === Op.TlsWriteReply) this.awaitReply(stream);
-        else this.scheduler.touchIo();
+      const realIo = this.scheduler.realIo;
+      if (realIo) {
+        if (m.op === Op.TlsWriteReply) stream.replyDue ??= realIo.replyDue();
+        else realIo.touch();
       }
-      stream.socket.write(m.body.slice());
+      const bytes = m.body.slice();
+      this.outbox.push(() => {
+        if (!stream.closed) stream.socket!.write(bytes);
+      });
     }
     return ok(m);
-  }
-
-  private awaitReply(stream: StreamState): void {
-    this.scheduler.touchIo();
-    if (stream.awaiting) return;
-    this.scheduler.beginIo();
-    const timer = setTimeout(() => release(), REPLY_WAIT_WALL_MS);
-    const release = () => {
-      if (stream.awaiting !== awaiting) return;
-      clearTimeout(timer);
-      stream.awaiting = undefined;
-      this.scheduler.endIo();
-    };
-    const awaiting = { release };
-    stream.awaiting = awaiting;
   }
 
   private open(m: Message): void {
@@ -150,6 +156,7 @@ export class SecureStreams {
     const options = bodyJson<{
       host: string; port: number; serverName: string; alpn: string[];
       credentials: { ca: string; certificate: string; key: string }; timeoutMs: number;
+      resume?: boolean; maxVersion?: '1.2' | '1.3';
     }>(m);
     const stream: StreamState = { socket: undefined, closed: false };
     this.streams.set(id, stream);
@@ -177,60 +184,100 @@ export class SecureStreams {
       return;
     }
     const credentials = { ca: files[names.ca], cert: files[names.cert], key: files[names.key] };
+    const keyType = privateKeyType(credentials.key);
+    const tls = this.options.session.tls;
+    if (keyType && !tls.keyTypes.includes(keyType)) {
+      this.ctx.post(() => fail({ category: 'tls-handshake', message: `this platform's TLS (${tls.implementation}) cannot sign with a ${keyType} device key; it signs with ${tls.keyTypes.join(', ')}` }));
+      return;
+    }
+    const session = this.options.session;
+    const offer = options.resume !== false && session.offered;
+    const tlsOptions = {
+      sessionCache: offer ? session : undefined,
+      tickets: session.tickets,
+      maxVersion: options.maxVersion === '1.3' && tls.maxVersion === '1.3' ? '1.3' as const : '1.2' as const,
+    };
     const started = this.scheduler.now;
-    const modelled = this.options.tlsHandshakeMs;
     const generation = this.generation;
+    const realIo = this.scheduler.realIo;
     let settled = false;
-    const silent = this.options.realNetwork === false || (this.options.pathSilent?.(target) ?? false);
-    if (!silent) this.scheduler.beginIo();
-    // The device's connect deadline runs on virtual time; the real socket gets a generous one of its own.
+    realIo?.beginIo();
+    // The device's connect deadline runs on virtual time.
     const deadline = this.ctx.later(options.timeoutMs, () => {
       if (settled || stream.closed) return undefined;
       settle();
-      stream.closed = true;
-      stream.socket?.close();
+      this.closeNow(stream);
       return fail({ category: 'timeout', message: `no TLS session within ${options.timeoutMs} ms` });
     });
     const settle = () => {
       if (!settled) {
         settled = true;
         deadline.cancel();
-        if (!silent) this.scheduler.endIo();
+        realIo?.endIo();
       }
     };
-    /** Deliver no earlier than the modelled handshake time: loopback is far faster than an ESP32. */
-    const atModelledTime = (bytes: () => Uint8Array) => {
-      const wait = Math.max(0, started + modelled - this.scheduler.now);
+    /** Deliver no earlier than the modelled handshake time: the host's TLS is far faster than an ESP32's. */
+    const atModelledTime = (bytes: () => Uint8Array, resumed = false) => {
+      const wait = Math.max(0, started + this.options.handshakeMs(resumed) - this.scheduler.now);
       if (wait > 0) this.ctx.later(wait, bytes);
       else this.ctx.post(bytes);
     };
-    stream.socket = this.options.openSecureSocket(
-      { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, timeoutMs: 120_000 },
-      {
-        onConnect: (info) => {
-          settle();
-          if (stream.closed || generation !== this.generation) return;
-          this.tlsHandshakes++;
-          this.ctx.meter.handshake(info.resumed);
-          this.ctx.record(EVENTS.tlsConnected, { alpn: info.alpn ?? null, protocol: info.protocol ?? null });
-          atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }));
+    this.outbox.push(() => {
+      if (stream.closed) return;
+      stream.socket = this.options.openSecureSocket(
+        // A real socket gets a generous wall-clock deadline of its own; the in-memory network ignores it.
+        { host: target.host, port: target.port, serverName: options.serverName, alpn: options.alpn, ...credentials, ...tlsOptions, timeoutMs: 120_000 },
+        {
+          onConnect: (info) => {
+            settle();
+            if (stream.closed || generation !== this.generation) return;
+            this.tlsHandshakes++;
+            if (info.resumed) this.tlsResumed++;
+            this.ctx.meter.handshake(info.resumed, this.options.handshakeMs(info.resumed));
+            this.ctx.record(EVENTS.tlsConnected, { alpn: info.alpn ?? null, protocol: info.protocol ?? null, resumed: info.resumed });
+            atModelledTime(() => withJson(Op.TlsConnected, id, { alpn: info.alpn, resumed: info.resumed }), info.resumed);
+          },
+          onData: (bytes) => {
+            if (stream.closed || generation !== this.generation) return;
+            this.bytesRx += bytes.length;
+            this.ctx.meter.bytes(bytes.length, false);
+            if (realIo) {
+              stream.replyDue?.();
+              stream.replyDue = undefined;
+              realIo.touch();
+            }
+            this.ctx.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
+          },
+          onError: (error) => {
+            settle();
+            stream.replyDue?.();
+            stream.replyDue = undefined;
+            if (stream.closed || generation !== this.generation) return;
+            stream.closed = true;
+            atModelledTime(() => fail(error));
+          },
         },
-        onData: (bytes) => {
-          if (stream.closed || generation !== this.generation) return;
-          this.bytesRx += bytes.length;
-          this.ctx.meter.bytes(bytes.length, false);
-          stream.awaiting?.release();
-          if (this.options.realNetwork !== false) this.scheduler.touchIo();
-          this.ctx.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
-        },
-        onError: (error) => {
-          settle();
-          stream.awaiting?.release();
-          if (stream.closed || generation !== this.generation) return;
-          stream.closed = true;
-          atModelledTime(() => fail(error));
-        },
-      },
-    );
+      );
+    });
   }
+}
+
+const keyTypes = new Map<string, 'rsa-2048' | 'ec-p256' | undefined>();
+
+/** The HAL's name for the device key's type, or undefined when the key does not parse (the TLS client then reports it). */
+function privateKeyType(pem: string): 'rsa-2048' | 'ec-p256' | undefined {
+  if (!keyTypes.has(pem)) keyTypes.set(pem, parseKeyType(pem));
+  return keyTypes.get(pem);
+}
+
+function parseKeyType(pem: string): 'rsa-2048' | 'ec-p256' | undefined {
+  try {
+    const key = createPrivateKey(pem);
+    const details = key.asymmetricKeyDetails;
+    if (key.asymmetricKeyType === 'rsa' && details?.modulusLength === 2048) return 'rsa-2048';
+    if (key.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1') return 'ec-p256';
+  } catch {
+    // fall through
+  }
+  return undefined;
 }

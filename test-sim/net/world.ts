@@ -1,8 +1,9 @@
 /**
  * The network a simulated device sees: which endpoint its host name reaches and
  * which credential files its names resolve to. Either the built-in local
- * AWS-IoT-like endpoint (TLS + aedes on loopback, dev PKI made at first use) or
- * an external endpoint given on the command line.
+ * AWS-IoT-like endpoint (TLS + aedes over the in-memory network, dev PKI made at
+ * first use: deterministic), the fleets' model broker, or an external endpoint
+ * given on the command line (real sockets: best effort, clock/real-io.ts).
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,15 +13,18 @@ import { DEFAULT_DEV_PKI_DIR, devPkiTextFiles, ensureDevPki, type Pki } from '..
 import { UsageError } from '../scenarios/scenario';
 import type { Scheduler } from '../clock/scheduler';
 import { ROOT } from '../engine/bundle';
-import { FaultProxy, type ProxyMode } from './fault-proxy';
+import { ENERGY_PROFILES } from '../../firmware/power/policy';
+import { MemoryNetwork, type PathMode } from './memory';
 import { ModelBroker } from './model-broker';
 import { createDeliveryRecord, type DeliveryRecord } from './deliveries';
+import { classifySocketError, openSecureSocket } from './secure';
 import type { OpenSecureSocket } from './streams';
 
+/** The fault switch on the path to the broker (net/memory.ts modes). */
 export interface FaultSwitch {
-  readonly mode: ProxyMode;
-  readonly port: number;
-  setMode(mode: ProxyMode): void;
+  readonly mode: PathMode;
+  setMode(mode: PathMode): void;
+  /** Reset every open connection. */
   reset(): void;
 }
 
@@ -38,12 +42,16 @@ export interface World {
   /** Config the firmware needs to reach this world (merged under the scenario's config). */
   deviceConfig: Record<string, unknown>;
   endpoint?: LocalEndpoint;
-  /** The fault switch in front of the broker (a real TCP proxy, or the model broker's), when there is one. */
+  /** The fault switch on the path to the broker (the in-memory network's, or the model broker's), when there is one. */
   proxy?: FaultSwitch;
-  /** A replacement for the host TLS client (the model broker of fleets). */
+  /** The host TLS client for this world; default net/secure.ts over a TCP socket. */
   openSecureSocket?: OpenSecureSocket;
-  /** False when no real I/O happens (the model broker): time never has to follow the wall clock. */
-  realNetwork?: boolean;
+  /**
+   * The device talks to real sockets (an external broker, mosquitto): virtual
+   * time then follows the wall clock while replies are due (clock/real-io.ts),
+   * and a run is not reproducible to the millisecond.
+   */
+  realSockets?: boolean;
   /** Telemetry the broker received, when this world can see it (not for an external broker). */
   deliveries?: DeliveryRecord;
   /** The in-process model broker, when this world runs one (fleets, the bench). */
@@ -56,12 +64,22 @@ export function devPki(dir = join(ROOT, DEFAULT_DEV_PKI_DIR)): Promise<Pki> {
   return ensureDevPki(dir);
 }
 
-/** The local endpoint on loopback, on the simulator's virtual clock. */
-export async function localWorld(scheduler: Scheduler, options: { pkiDir?: string; port?: number } = {}): Promise<World> {
+/** One-way latency of the local world's network: half the profile's broker round trip. */
+export const LOCAL_LATENCY_MS = ENERGY_PROFILES.esp32.roundTripMs / 2;
+
+/**
+ * The local endpoint over the in-memory network (net/memory.ts), on the
+ * simulator's virtual clock: no socket, no wall-clock timer.
+ */
+export async function localWorld(
+  scheduler: Scheduler,
+  options: { pkiDir?: string; latencyMs?: number; /** The endpoint resumes TLS sessions (default true). */ resumption?: boolean } = {},
+): Promise<World> {
   const pki = await devPki(options.pkiDir);
-  const endpoint = await createLocalEndpoint({ pki, port: options.port, now: () => scheduler.now, sweepIntervalMs: 0 });
-  const proxy = await FaultProxy.start({ host: endpoint.host, port: endpoint.port });
-  const deliveries = createDeliveryRecord();
+  const endpoint = await createLocalEndpoint({ pki, listen: false, now: () => scheduler.now, sweepIntervalMs: 0, resumption: options.resumption });
+  const latencyMs = options.latencyMs ?? LOCAL_LATENCY_MS;
+  const network = new MemoryNetwork(scheduler, { latencyMs, accept: (socket) => endpoint.accept(socket) });
+  const deliveries = createDeliveryRecord(() => scheduler.now);
   endpoint.broker.on('publish', (packet, client) => {
     if (client) deliveries.receive(packet.topic, packet.payload as Uint8Array);
   });
@@ -73,17 +91,29 @@ export async function localWorld(scheduler: Scheduler, options: { pkiDir?: strin
     scheduler.after(15_000, sweep);
   };
   scheduler.after(15_000, sweep);
+  const open: OpenSecureSocket = (socketOptions, events) => {
+    const socket = network.connect();
+    if (socket instanceof Error) {
+      // The refusal (a reset answering the SYN) comes back after one round trip.
+      let waiting = true;
+      const context = { stage: 'tcp' as const, host: socketOptions.host, port: socketOptions.port, serverName: socketOptions.serverName, alpn: socketOptions.alpn };
+      scheduler.after(2 * latencyMs, () => { if (waiting) events.onError(classifySocketError(socket, context)); });
+      return { write() {}, close() { waiting = false; } };
+    }
+    return openSecureSocket({ ...socketOptions, socket, timeoutMs: 0 }, events);
+  };
   return {
     endpointName: pki.endpointName,
-    resolve: (host, port) => (host === pki.endpointName && port === 443 ? { host: '127.0.0.1', port: proxy.port } : undefined),
+    resolve: (host, port) => (host === pki.endpointName && port === 443 ? { host, port } : undefined),
     credentials: devPkiTextFiles(pki),
     deviceConfig: { endpoint: pki.endpointName, port: 443, thing: pki.devices[0].thing },
     endpoint,
-    proxy,
+    proxy: network,
+    openSecureSocket: open,
     deliveries,
     close: async () => {
       sweeping = false;
-      await proxy.close();
+      network.close();
       await endpoint.close();
     },
   };
@@ -135,6 +165,7 @@ export function externalWorld(options: ExternalEndpoint): World {
       thing,
       credentials: { ca: names.ca, certificate: names.cert, key: names.key },
     },
+    realSockets: true,
     close: async () => {},
   };
 }
@@ -152,7 +183,6 @@ export async function modelWorld(options: { now?: () => number } = {}): Promise<
     proxy: broker,
     model: broker,
     openSecureSocket: broker.open,
-    realNetwork: false,
     deliveries,
     close: () => broker.close(),
   };

@@ -1,6 +1,7 @@
 /**
- * The simulated Wi-Fi station, host side of `hal.wifi`: join (with the join
- * latency of radio/wifi.ts), leave, loss when the access point goes away, and
+ * The simulated Wi-Fi station, host side of `hal.wifi`: join (timed by what
+ * the platform's capabilities let it skip, radio/wifi.ts), leave, loss when
+ * the access point goes away, and
  * 802.11 power save. It owns the radio's power state and reports every change
  * to the energy meter and the event record (`radio`).
  */
@@ -11,7 +12,7 @@ import type { TimerHandle } from '../clock/scheduler';
 import { ok, type BridgeTable } from '../device/bridge';
 import type { DeviceContext } from '../device/context';
 import type { PowerSaveMode, RadioPower } from '../energy/meter';
-import { ACCESS_POINT, SimWifi, type WifiTiming } from './wifi';
+import { ACCESS_POINT, SimWifi, hintFits, type WifiTiming } from './wifi';
 
 export class WifiStation {
   readonly wifi: SimWifi;
@@ -68,10 +69,10 @@ export class WifiStation {
 
   private join(hint: WifiHint | null): void {
     this.task?.cancel();
-    this.power('joining', hint !== null);
+    const fits = hintFits(hint);
+    this.power('joining', fits);
     this.wifi.joins++;
-    const latency = this.wifi.joinLatency(hint);
-    if (latency === undefined) {
+    if (!this.wifi.apUp) {
       this.task = this.ctx.later(this.wifi.timing.joinTimeoutMs, () => {
         this.power('off');
         this.wifi.joinFailures++;
@@ -79,8 +80,11 @@ export class WifiStation {
       });
       return;
     }
-    this.task = this.ctx.later(latency, () => {
+    const plan = this.ctx.meter.joinPlan(fits);
+    this.task = this.ctx.later(plan.ms, () => {
       this.power('associated');
+      // The fields hal/moddable logs for the same event.
+      this.ctx.record(EVENTS.wifiJoined, { ms: plan.ms, channel: ACCESS_POINT.channel, fastScan: plan.kind === 'channel-bssid', address: plan.dhcp ? 'dhcp' : 'lease' });
       return withJson(Op.WifiJoined, 0, ACCESS_POINT);
     });
   }

@@ -4,11 +4,13 @@
  * stacked lanes on a shared time axis. Everything narrower than a pixel is
  * aggregated, so a week draws as readably as an hour.
  */
+import { EVENTS } from '../../hal/events';
 import type { SimResult, SimSummary } from '../sim';
 import type { RecordedEvent } from '../device/host';
 import { ENERGY_PROFILES, type EnergyProfile } from '../../firmware/power/policy';
 import { formatDuration } from '../cli/duration';
-import { LINK_STATES, RADIO_STATES, timeShares, type Incident, type Interval, type Timeline } from './timeline';
+import { LINK_STATES, RADIO_STATES, timeShares, type Incident, type Interval, type ReportState, type Timeline } from './timeline';
+import type { Failure } from '../../firmware/link/classify';
 
 export const BATTERY_MAH = 2500;
 
@@ -19,7 +21,7 @@ export interface HtmlOptions {
 }
 
 /** Colours of the link states: connecting in blues, Online green, Backoff amber, Sleep grey. */
-export const STATE_COLORS: Record<string, string> = {
+export const STATE_COLORS: Readonly<Record<ReportState, string>> = {
   Boot: '#9c7bc8',
   WifiJoin: '#a9cdf0',
   TimeSync: '#7fb2e5',
@@ -32,7 +34,7 @@ export const STATE_COLORS: Record<string, string> = {
   Off: '#3b3b3b',
   Crashed: '#b3261e',
 };
-const STATE_LABELS: Record<string, string> = {
+const STATE_LABELS: Readonly<Record<ReportState, string>> = {
   Boot: 'Boot',
   WifiJoin: 'Wi-Fi join',
   TimeSync: 'Time sync',
@@ -48,18 +50,26 @@ const STATE_LABELS: Record<string, string> = {
 export const RADIO_COLORS: Record<string, string> = { off: '#ececec', joining: '#e4572e', associated: '#17a2b8' };
 const RADIO_LABELS: Record<string, string> = { off: 'off', joining: 'joining (listening, ~100 mA)', associated: 'associated' };
 
-const FAILURE_WORDS: Record<string, string> = {
+/** Words for each failure class the firmware has (firmware/link/classify.ts `Failure`): a new class fails to compile here. */
+const FAILURE_WORDS: Readonly<Record<Failure, string>> = {
   wifi: 'Wi-Fi unavailable',
   dns: 'DNS failing',
   tcp: 'broker unreachable (TCP)',
   timeout: 'connect timeouts',
   'tls-network': 'TLS broken by the network',
   credentials: 'credentials rejected',
+  clock: 'server certificate not valid at the device clock',
+  time: 'no trustworthy time',
   'broker-refused': 'broker refused (CONNACK 3)',
   protocol: 'protocol errors',
   keepalive: 'half-open link (no PINGRESP)',
   'broker-closed': 'broker closed the link',
 };
+
+/** Words for a failure class as recorded in an event (the class name when it is not one the firmware knows). */
+function failureWords(failure: string): string {
+  return (FAILURE_WORDS as Readonly<Record<string, string>>)[failure] ?? failure;
+}
 
 // Geometry (SVG user units = CSS px at 100 %).
 const W = 1360;
@@ -537,14 +547,14 @@ export function renderSvg(result: SimResult, tl: Timeline): string {
     const x0 = x(o.from);
     const x1 = Math.max(x0 + 2, x(o.to));
     const causes = Object.entries(o.failures).sort((a, b) => b[1] - a[1]);
-    const words = causes.map(([f, n]) => `${FAILURE_WORDS[f] ?? f} ×${n}`).join(', ');
+    const words = causes.map(([f, n]) => `${failureWords(f)} ×${n}`).join(', ');
     const head = `${o.recovered ? 'link down' : 'no link to the end'} ${formatSpan(o.to - o.from)}`;
     const title = `<title>${esc(`${head} (${formatTime(o.from)} → ${formatTime(o.to)}), inferred from ${o.attempts} failed attempt(s): ${words}`)}</title>`;
     const rect = `x="${fix(x0, 2)}" y="${lanesTop}" width="${fix(x1 - x0, 2)}" height="${lanesBottom - lanesTop}"`;
     background.push(`<rect class="outage" ${rect} fill="#d62728" fill-opacity="0.08">${title}</rect>`);
     deferred.push(`<rect ${rect} fill="none" stroke="#d62728" stroke-opacity="0.55" stroke-dasharray="3 3"/>`);
     const room = (tl.outages[k + 1] ? x(tl.outages[k + 1].from) : W) - x0 - 6;
-    const main = FAILURE_WORDS[causes[0]?.[0] ?? ''] ?? causes[0]?.[0] ?? '';
+    const main = causes[0] ? failureWords(causes[0][0]) : '';
     const label = [`${head}: ${main}`, head, 'down'].find((l) => l.length * 6.3 <= room);
     if (label) deferred.push(`<text x="${fix(x0 + 1)}" y="${lanesTop - 6}" class="outage-label">${title}${esc(label)}</text>`);
   });
@@ -570,7 +580,7 @@ export function renderSvg(result: SimResult, tl: Timeline): string {
 /** Plain sentences that say what the timeline shows. */
 export function narrative(s: SimSummary, tl: Timeline, events: RecordedEvent[] = []): string[] {
   const lines: string[] = [];
-  const wakes = events.filter((e) => e.device === tl.device && e.event === 'device.boot' && e.fields?.reason === 'deep-sleep').map((e) => e.t);
+  const wakes = events.filter((e) => e.device === tl.device && e.event === EVENTS.deviceBoot && e.fields?.reason === 'deep-sleep').map((e) => e.t);
   const p = tl.policy;
   const shares = timeShares(tl.states);
   const share = (...st: string[]) => percent(st.reduce((t, k) => t + (shares[k] ?? 0), 0), tl.durationMs);
@@ -589,7 +599,7 @@ export function narrative(s: SimSummary, tl: Timeline, events: RecordedEvent[] =
   if (!tl.outages.length) lines.push('No connection failed.');
   const shown = tl.outages.length > 5 ? 3 : tl.outages.length;
   for (const o of tl.outages.slice(0, shown)) {
-    const causes = Object.entries(o.failures).sort((a, b) => b[1] - a[1]).map(([f, n]) => `${FAILURE_WORDS[f] ?? f} ×${n}`).join(', ');
+    const causes = Object.entries(o.failures).sort((a, b) => b[1] - a[1]).map(([f, n]) => `${failureWords(f)} ×${n}`).join(', ');
     lines.push(o.recovered
       ? `Link down from ${formatTime(o.from)} for ${formatSpan(o.to - o.from)} (${causes}); online again at ${formatTime(o.to)} after ${o.attempts} failed attempt(s).`
       : `No link from ${formatTime(o.from)} to the end of the run (${causes}; ${o.attempts} failed attempt(s)).`);
@@ -623,7 +633,7 @@ export function renderHtml(result: SimResult, tl: Timeline, options: HtmlOptions
     card(`Average current${s.devices > 1 ? ' (per device)' : ''}`, `${fix(s.avg_ma, 3)} mA`, `${s.profile}, ${formatSpan(s.radio_on_ms)} radio on`),
     card(`Energy${s.devices > 1 ? ` (${s.devices} devices)` : ''}`, formatEnergy(s.energy_mj), `${thousands(s.energy_mj)} mJ`),
     card(`Battery (${BATTERY_MAH} mAh)`, days === null ? 'n/a' : `${days >= 100 ? Math.round(days) : fix(days, 1)} days`, `${BATTERY_MAH} / avg mA / 24`),
-    card('TLS handshakes', String(s.tls_handshakes), failures ? `failed: ${failures}` : 'no failures', failures ? 'warn' : ''),
+    card('TLS handshakes', `${s.tls_handshakes - s.tls_resumed} full, ${s.tls_resumed} resumed`, failures ? `failed: ${failures}` : 'no failures', failures ? 'warn' : ''),
     card('Samples', `${na(s.samples_delivered)} / ${thousands(s.samples_generated)}`, `delivered / generated; ${s.samples_pending} pending`),
     card('Lost', na(s.samples_lost), `${na(s.duplicates)} duplicate(s), ${s.samples_dropped} dropped by the queue`, s.samples_lost ? 'bad' : ''),
     card('Configuration faults', String(s.configuration_faults.length), s.configuration_faults.length ? 'see below' : 'none', s.configuration_faults.length ? 'bad' : ''),

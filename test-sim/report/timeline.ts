@@ -6,7 +6,9 @@
  * not recorded, so an outage is "from the first failure to the next MQTT
  * connection").
  */
+import { EVENTS } from '../../hal/events';
 import type { RecordedEvent } from '../device/host';
+import { LinkState } from '../../firmware/link/states';
 import type { SimResult } from '../sim';
 
 /** [from, to) in virtual ms, one state. */
@@ -83,8 +85,10 @@ export interface Timeline {
   outages: Outage[];
 }
 
-/** Link states in legend order; `Off` (not powered: before boot, after a power cut) and `Crashed` come from host events. */
-export const LINK_STATES = ['Boot', 'WifiJoin', 'TimeSync', 'TlsConnect', 'MqttConnect', 'Online', 'Closing', 'Backoff', 'Sleep', 'Off', 'Crashed'] as const;
+/** What the state lane draws: the firmware's link states, and `Off` (not powered: before boot, after a power cut) and `Crashed` from host events. */
+export type ReportState = LinkState | 'Off' | 'Crashed';
+/** In legend order: the firmware's own list (firmware/link/states.ts), then the host's two. */
+export const LINK_STATES: readonly ReportState[] = [...Object.values(LinkState), 'Off', 'Crashed'];
 export const RADIO_STATES = ['off', 'joining', 'associated'] as const;
 
 /** Most points the energy trace keeps in report.json. */
@@ -98,7 +102,7 @@ const ms = (t: number): number => Math.round(t * 10) / 10;
 export function buildTimeline(result: SimResult, device = 0, maxEnergyPoints = MAX_ENERGY_POINTS): Timeline {
   const durationMs = result.summary.simulated_ms;
   const events = result.events.filter((e) => e.device === device);
-  const policyEvent = events.find((e) => e.event === 'power.policy');
+  const policyEvent = events.find((e) => e.event === EVENTS.powerPolicy);
   return {
     device,
     durationMs,
@@ -106,11 +110,11 @@ export function buildTimeline(result: SimResult, device = 0, maxEnergyPoints = M
     states: linkStates(events, durationMs),
     radio: radioStates(events, durationMs),
     energy: downsampleSteps(result.energyTrace.map((p) => ({ t: ms(p.t), ma: p.ma, mj: Math.round(p.cumulativeMj * 100) / 100 })), maxEnergyPoints),
-    deliveries: events.filter((e) => e.event === 'telemetry.acked').map((e) => ({
+    deliveries: events.filter((e) => e.event === EVENTS.telemetryAcked).map((e) => ({
       t: ms(e.t), count: num(e.fields?.count), first: num(e.fields?.first), last: num(e.fields?.last), dropped: num(e.fields?.dropped),
     })),
     failures: incidents(events),
-    backoffs: events.filter((e) => e.event === 'link.backoff').map((e) => ({
+    backoffs: events.filter((e) => e.event === EVENTS.linkBackoff).map((e) => ({
       t: ms(e.t), delayMs: num(e.fields?.delayMs), failure: str(e.fields?.failure, '?'), schedule: str(e.fields?.schedule, '?'), attempt: num(e.fields?.attempt),
     })),
     outages: outages(events, durationMs),
@@ -182,27 +186,27 @@ function linkStates(events: RecordedEvent[], durationMs: number): Interval[] {
   for (const e of events) {
     const t = Math.min(e.t, durationMs);
     switch (e.event) {
-      case 'device.boot':
+      case EVENTS.deviceBoot:
         b.set(t, 'Boot');
         break;
-      case 'link.transition':
+      case EVENTS.linkTransition:
         b.set(t, str(e.fields?.to, '?'));
         break;
-      case 'device.deep-sleep':
+      case EVENTS.deviceDeepSleep:
         // A wake-up that only took a sample sleeps again in Boot: it is still in the sleep it woke from.
         if (b.current !== 'Boot' || asleepIn === undefined) asleepIn = b.current === 'Boot' ? 'Sleep' : b.current;
         b.set(t, asleepIn);
         break;
-      case 'device.power-cut':
+      case EVENTS.devicePowerCut:
         asleepIn = undefined;
         b.set(t, 'Off');
         break;
-      case 'device.crash':
+      case EVENTS.deviceCrash:
         asleepIn = undefined;
         b.set(t, 'Crashed');
         break;
     }
-    if (e.event === 'link.transition' && e.fields?.to !== 'Sleep' && e.fields?.to !== 'Backoff') asleepIn = undefined;
+    if (e.event === EVENTS.linkTransition && e.fields?.to !== 'Sleep' && e.fields?.to !== 'Backoff') asleepIn = undefined;
   }
   return b.finish(durationMs);
 }
@@ -210,8 +214,8 @@ function linkStates(events: RecordedEvent[], durationMs: number): Interval[] {
 function radioStates(events: RecordedEvent[], durationMs: number): Interval[] {
   const b = new IntervalBuilder('off');
   for (const e of events) {
-    if (e.event === 'radio') b.set(Math.min(e.t, durationMs), str(e.fields?.state, 'off'));
-    else if (e.event === 'device.power-cut' || e.event === 'device.crash') b.set(Math.min(e.t, durationMs), 'off');
+    if (e.event === EVENTS.radio) b.set(Math.min(e.t, durationMs), str(e.fields?.state, 'off'));
+    else if (e.event === EVENTS.devicePowerCut || e.event === EVENTS.deviceCrash) b.set(Math.min(e.t, durationMs), 'off');
   }
   return b.finish(durationMs);
 }
@@ -222,10 +226,10 @@ function incidents(events: RecordedEvent[]): Incident[] {
     const f = e.fields ?? {};
     const at = ms(e.t);
     switch (e.event) {
-      case 'tls.error':
+      case EVENTS.tlsError:
         out.push({ t: at, kind: 'tls.error', category: str(f.category, '?'), message: str(f.message) });
         break;
-      case 'mqtt.closed': {
+      case EVENTS.mqttClosed: {
         // The device closing its own session (duty cycle) is not a failure.
         if (f.kind === 'disconnected') break;
         // A link error closes the session at the same instant: one failure, not two.
@@ -234,18 +238,18 @@ function incidents(events: RecordedEvent[]): Incident[] {
         out.push({ t: at, kind: 'mqtt.closed', category: str(f.kind, '?'), message: str(f.message) });
         break;
       }
-      case 'link.transition':
+      case EVENTS.linkTransition:
         // Wi-Fi and time failures leave no error event of their own.
         if (f.event === 'WifiFailed' || f.event === 'WifiLost') out.push({ t: at, kind: 'wifi', category: str(f.event), message: `${str(f.from)} → ${str(f.to)}` });
         else if (f.event === 'TimeFailed') out.push({ t: at, kind: 'time', category: 'TimeFailed', message: 'time sync failed' });
         break;
-      case 'device.crash':
+      case EVENTS.deviceCrash:
         out.push({ t: at, kind: 'crash', category: 'crash', message: str(f.message) });
         break;
-      case 'device.power-cut':
+      case EVENTS.devicePowerCut:
         out.push({ t: at, kind: 'power-cut', category: str(f.during, 'power-cut'), message: 'power cut' });
         break;
-      case 'link.configuration-fault':
+      case EVENTS.linkConfigurationFault:
         out.push({ t: at, kind: 'configuration-fault', category: str(f.failure, '?'), message: `${str(f.message)}${f.check ? ` (check ${str(f.check)})` : ''}` });
         break;
     }
@@ -261,12 +265,12 @@ function outages(events: RecordedEvent[], durationMs: number): Outage[] {
   const out: Outage[] = [];
   let open: Outage | undefined;
   for (const e of events) {
-    if (e.event === 'link.backoff') {
+    if (e.event === EVENTS.linkBackoff) {
       open ??= { from: ms(e.t), to: durationMs, recovered: false, failures: {}, attempts: 0 };
       const failure = str(e.fields?.failure, '?');
       open.failures[failure] = (open.failures[failure] ?? 0) + 1;
       open.attempts++;
-    } else if (e.event === 'mqtt.connected' && open) {
+    } else if (e.event === EVENTS.mqttConnected && open) {
       open.to = ms(e.t);
       open.recovered = true;
       out.push(open);

@@ -11,12 +11,18 @@
  *     "faults": [ { "at": "10m", "kind": "wifi-down", "for": "2m", "device": 0 } ]
  *   }
  *
- * Fault kinds (`for` is how long the fault lasts):
+ * Fault kinds (`for` is how long the fault lasts; the device faults act on
+ * `device`, default 0). What each does is in test-sim/faults/faults.ts.
  *   wifi-down       the access point disappears
- *   power-cut       the device loses power; it returns after `for`
- *   broker-down     the broker's address refuses connections (TCP reset); open ones are reset
+ *   power-cut       the device loses power: RAM, RTC memory and the RTC clock are lost, flash is kept;
+ *                   power returns after `for` (boot reason power-on)
+ *   reset           the device resets (a panic, the reset button): RAM is lost, RTC memory and the RTC
+ *                   clock are kept; it boots again at once (boot reason reset; `for` is ignored)
+ *   sleep-fail      the device's next deep-sleep entry fails and it restarts instead (boot reason
+ *                   reset), as ESP32 firmware does when esp_deep_sleep_start cannot sleep (`for` is ignored)
+ *   broker-down     the broker's address refuses connections; open ones are reset
  *   blackhole       the path to the broker silently drops every packet; TCP stays half-open
- *   reset           one TCP reset of every open connection (`for` is ignored)
+ *   tcp-reset       one TCP reset of every open connection (`for` is ignored)
  *   dns-down        the endpoint name does not resolve
  *   connack-refused the broker answers CONNECT with return code `code` (default 3)
  *   flash-bitflip   one bit of the device's flash flips, in a byte the firmware wrote (`for` is ignored)
@@ -25,8 +31,14 @@ import { CONFIG_KEYS, ConfigError, resolveConfig } from '../../firmware/app/conf
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDuration } from '../cli/duration';
+import { ROOT } from '../root';
 
-export const FAULT_KINDS = ['wifi-down', 'power-cut', 'broker-down', 'blackhole', 'reset', 'dns-down', 'connack-refused', 'flash-bitflip'] as const;
+export const FAULT_KINDS = [
+  'wifi-down', 'power-cut', 'reset', 'sleep-fail', 'broker-down', 'blackhole', 'tcp-reset', 'dns-down', 'connack-refused',
+  'flash-bitflip',
+] as const;
+/** Kinds that happen at one instant: `for` may be left out. */
+const INSTANT_KINDS: readonly FaultKind[] = ['reset', 'sleep-fail', 'tcp-reset', 'flash-bitflip'];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface Fault {
@@ -54,7 +66,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const SCENARIO_DIR = new URL('.', import.meta.url).pathname;
+export const SCENARIO_DIR = join(ROOT, 'test-sim', 'scenarios');
 
 export function loadScenario(nameOrPath: string): Scenario {
   const path = nameOrPath.endsWith('.json') || nameOrPath.includes('/') ? nameOrPath : join(SCENARIO_DIR, `${nameOrPath}.json`);
@@ -127,7 +139,7 @@ export function parseScenario(raw: unknown, name: string, where = name): Scenari
       return {
         kind: fault.kind as FaultKind,
         atMs: duration(`faults[${i}].at`, fault.at, true),
-        forMs: (fault.kind === 'reset' || fault.kind === 'flash-bitflip') && fault.for === undefined ? 0 : duration(`faults[${i}].for`, fault.for),
+        forMs: INSTANT_KINDS.includes(fault.kind as FaultKind) && fault.for === undefined ? 0 : duration(`faults[${i}].for`, fault.for),
         device: device as number,
         code: code as number,
       };

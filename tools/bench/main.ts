@@ -19,6 +19,7 @@ import { exitUsage, parseOptions } from '../cli';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { buildBundle, ROOT } from '../../test-sim/engine/bundle';
 import { XsEngine } from '../../test-sim/engine/xs';
 import { message, Op, withJson } from '../../hal/sim/wire';
@@ -199,6 +200,7 @@ const engine: Section = {
     });
     const bytes = size.outputFiles[0].contents;
     const delivered = summary.samples_delivered ?? 0;
+    const day = await xsDayWallMs(seed);
     return [
       { key: 'xs_compute_per_delivered_sample', label: 'compute per delivered sample', value: delivered ? Math.round(summary.xs_compute / delivered) : null, unit: 'XS meter units' },
       { key: 'xs_compute_per_event', label: 'compute per firmware event (costs.ts xsUnitsPerEvent)', value: events ? Math.round(summary.xs_compute / events) : null, unit: 'XS meter units' },
@@ -206,9 +208,20 @@ const engine: Section = {
       { key: 'firmware_code_bytes_min', label: 'firmware/ minified', value: bytes.length, unit: 'bytes' },
       { key: 'firmware_code_bytes_min_gzip', label: 'firmware/ minified, gzip -9', value: gzipSync(bytes, { level: 9 }).length, unit: 'bytes' },
       { key: 'samples_delivered', label: 'samples delivered in the run', value: delivered, unit: 'samples' },
+      { key: 'xs_day_wall_ms', label: 'npm run sim -- --engine xs --duration 24h (the duty-cycled day, local endpoint), start to exit', value: day, unit: 'ms of wall time' },
     ];
   },
 };
+
+/** Wall time of the simulator's own command for a duty-cycled day in XS, as a user runs it (process start to exit). */
+async function xsDayWallMs(seed: number): Promise<number> {
+  const started = performance.now();
+  const child = spawnSync(process.execPath, [join(ROOT, 'tools/run.mjs'), 'test-sim/cli/main.ts',
+    '--engine', 'xs', '--duration', '24h', '--seed', String(seed), '--json', '--no-report'], { cwd: ROOT, encoding: 'utf8' });
+  const ms = Math.round(performance.now() - started);
+  if (child.status !== 0) throw new Error(`npm run sim failed: ${child.stderr.trim().split('\n').pop()}`);
+  return ms;
+}
 
 const SECTIONS: Section[] = [engine, mqtt];
 

@@ -16,7 +16,7 @@ function host(): DeviceHost {
     config: {},
     random: new SeededRandom(1),
     flash: new SimFlash({ byteLength: 8192, blockSize: 4096 }),
-    wifi: { joinColdMs: 900, joinHintMs: 200, joinTimeoutMs: 3000 },
+    wifi: { joinTimeoutMs: 3000 },
     credentials: {},
     resolve: () => undefined,
     epochMs: 0,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function sim(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test-sim/cli/main.ts', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['tools/run.mjs', 'test-sim/cli/main.ts', ...args], { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -69,7 +69,6 @@ test('broker restart with QoS 1 messages in flight: none is lost', async () => {
     scenario: parseScenario({ duration: '10m', config: { count: 40, burst: 20, everyMs: 60_000, qos: 1 } }, 'aedes-restart'),
     world: async (scheduler) => {
       let world = await localWorld(scheduler);
-      const port = world.endpoint!.port;
       const watch = () => world.endpoint!.broker.on('publish', (packet, client) => {
         if (client && packet.topic.endsWith('/m')) delivered.add(packet.payload.toString());
       });
@@ -79,13 +78,14 @@ test('broker restart with QoS 1 messages in flight: none is lost', async () => {
         await world.close();
         restarted = true;
         scheduler.after(30_000, async () => {
-          world = await localWorld(scheduler, { port });
+          world = await localWorld(scheduler);
           watch();
         });
       });
       return {
         ...world,
         resolve: (host, p) => world.resolve(host, p),
+        openSecureSocket: (options, events) => world.openSecureSocket!(options, events),
         get endpoint() { return world.endpoint; },
         close: () => world.close(),
       };

@@ -40,6 +40,7 @@ function mosquittoWorld(): Promise<World> {
     resolve: (host, port) => (host === pki.endpointName && port === 8883 ? { host: '127.0.0.1', port: broker.tlsPort } : undefined),
     credentials: devPkiTextFiles(pki),
     deviceConfig: { endpoint: pki.endpointName, port: 8883, thing: `mosq-${Math.floor(Math.random() * 1e9)}` },
+    realSockets: true,
     close: async () => {},
   });
 }
@@ -82,7 +83,7 @@ test('after a network reset the device reconnects to its kept session (session p
 
 test('npm run sim -- --endpoint points the simulated device at any broker (here mosquitto)', async () => {
   const { spawnSync } = await import('node:child_process');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test-sim/cli/main.ts',
+  const r = spawnSync(process.execPath, ['tools/run.mjs', 'test-sim/cli/main.ts',
     '--endpoint', `127.0.0.1:${broker.tlsPort}`, '--server-name', pki.endpointName,
     '--ca', join(pkiDir, 'root-ca.pem'), '--cert', join(pkiDir, 'device.pem'), '--key', join(pkiDir, 'device.key'),
     '--duration', '20m', '--json'], { encoding: 'utf8' });

@@ -91,7 +91,6 @@ test(`the decoder survives ${FRAMES.toLocaleString('en')} random and mutated fra
     'bad-utf8', 'bad-topic', 'bad-packet-id', 'bad-length', 'bad-protocol']) {
     assert.ok(errors.has(kind), `the fuzzer never reached ${kind}`);
   }
-  assert.ok(ms < 60_000, `took ${ms} ms`);
 });
 
 test('the frame generator is deterministic for a seed', () => {

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const main = join(root, 'test-sim/cli/main.ts');
+const runner = join(root, 'tools/run.mjs');
 
 /** The CLI, run from `cwd` (a fresh directory unless given). */
 function sim(args: string[], cwd = mkdtempSync(join(tmpdir(), 'report-cli-'))) {
-  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), main, ...args], { encoding: 'utf8', cwd });
+  const r = spawnSync(process.execPath, [runner, 'test-sim/cli/main.ts', ...args], { encoding: 'utf8', cwd });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, cwd };
 }
 

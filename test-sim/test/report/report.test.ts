@@ -134,7 +134,7 @@ describe('report of broker-outage (always connected, node engine)', () => {
     card('Average current', `${s.avg_ma} mA`);
     card('Energy', `${Math.round(s.energy_mj / 100) / 10} J`);
     card('Battery (2500 mAh)', `${Math.round((2500 / s.avg_ma / 24) * 10) / 10} days`);
-    card('TLS handshakes', String(s.tls_handshakes));
+    card('TLS handshakes', `${s.tls_handshakes - s.tls_resumed} full, ${s.tls_resumed} resumed`);
     card('Samples', `${s.samples_delivered} / ${s.samples_generated}`);
     card('Lost', String(s.samples_lost));
     card('Configuration faults', '0');

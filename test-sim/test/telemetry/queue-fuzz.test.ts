@@ -122,12 +122,17 @@ test('forged block headers and records with valid checksums: open never throws',
   }
 });
 
-test('open is bounded: 64 KB of random bytes opens in a few milliseconds', () => {
+test('open is bounded: 64 KB of random bytes is read at most twice over (work counted, not timed)', () => {
   const rng = new Rng(7);
-  const flash = new SimFlash({ byteLength: 64 * 1024, blockSize: 4096 });
+  let bytesRead = 0;
+  class CountingFlash extends SimFlash {
+    override read(offset: number, length: number): Uint8Array {
+      bytesRead += length;
+      return super.read(offset, length);
+    }
+  }
+  const flash = new CountingFlash({ byteLength: 64 * 1024, blockSize: 4096 });
   for (let i = 0; i < flash.bytes.length; i++) flash.bytes[i] = rng.below(256);
-  const start = performance.now();
-  for (let i = 0; i < 10; i++) TelemetryQueue.open(flash);
-  const ms = (performance.now() - start) / 10;
-  assert.ok(ms < 50, `open took ${ms.toFixed(1)} ms`);
+  TelemetryQueue.open(flash);
+  assert.ok(bytesRead <= 2 * flash.byteLength, `open read ${bytesRead} bytes of a ${flash.byteLength}-byte region`);
 });
