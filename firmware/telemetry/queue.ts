@@ -91,9 +91,18 @@ const TYPE_TIME = 0xa9;
 const FORMAT = 1;
 const MAX_ID = 0xffffffff;
 
-const SNAPSHOT_MAGIC = 0x53515446; // "FTQS"
-const SNAPSHOT_HEAD = 88;
-const SNAPSHOT_BLOCK = 44;
+/**
+ * Snapshot layout, u32 words in the chip's byte order (RTC memory never
+ * leaves it): 0 magic "FTQS", 1 blocks, 2-3 the time note (f64), 4 words of
+ * lost ids, 5 block size, 6 region base, 7 tail + 1, 8 next block sequence,
+ * 9 next id - 1, 10 floor, 11 dropped total, 12 dropped acknowledged,
+ * 13 records, 14 their bytes, 15 peak bytes; then per block: state, sequence,
+ * first id, first data id, last id, count, bytes, end; then the lost id pairs;
+ * then a hash of every word before it.
+ */
+const SNAPSHOT_MAGIC = 0x53515446;
+const SNAPSHOT_HEAD = 16;
+const SNAPSHOT_BLOCK = 8;
 
 const FREE = 0;  // erased, all 0xFF
 const DIRTY = 1; // not a valid block: torn header, foreign or random content
@@ -181,9 +190,6 @@ type Visit = (type: number, id: number, buf: Uint8Array, payload: number, length
 /** What a walk over one block found. */
 interface Walk {
   end: number;
-  sealed: boolean;
-  /** Bytes that are neither valid records nor erased flash were skipped. */
-  damaged: boolean;
   /** Id of a complete record at the block's end that failed its CRC (issued, unreadable); 0 when none. */
   lostTailId: number;
 }
@@ -192,8 +198,24 @@ function readU32(buf: Uint8Array, at: number): number {
   return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;
 }
 
+/** Write `values` as little-endian u32s into `buf` from `at`; returns `buf`. */
+function putU32(buf: Uint8Array, at: number, ...values: number[]): Uint8Array {
+  for (const v of values) {
+    buf[at++] = v;
+    buf[at++] = v >>> 8;
+    buf[at++] = v >>> 16;
+    buf[at++] = v >>> 24;
+  }
+  return buf;
+}
+
 function align(n: number): number {
   return (n + 3) & ~3;
+}
+
+/** True when a block's first bytes are a valid block header. */
+function validHeader(head: Uint8Array): boolean {
+  return readU32(head, 0) === BLOCK_MAGIC && readU32(head, 24) === crc32(head, 0, 24);
 }
 
 /** True when `buf[from..to)` is all 0xFF; four bytes a step where aligned (an empty block is the common case). */
@@ -206,6 +228,18 @@ function erased(buf: Uint8Array, from: number, to: number): boolean {
   }
   for (; i < to; i++) if (buf[i] !== 0xff) return false;
   return true;
+}
+
+/**
+ * The snapshot's check: FNV-1a's step over 32-bit words. Each step is a
+ * bijection of the running value, so any change confined to one word (a
+ * flipped bit) changes the result; a word a step, it costs XS a tenth of
+ * CRC-32 over the same bytes.
+ */
+function hashWords(words: Uint32Array, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < end; i++) h = Math.imul(h ^ words[i], 0x01000193);
+  return h >>> 0;
 }
 
 export class TelemetryQueue {
@@ -278,13 +312,14 @@ export class TelemetryQueue {
   }
 
   get stats(): QueueStats {
+    const droppedTotal = this.dropTotal + this.lostUpTo(Infinity);
     return {
       records: this.recordCount,
       bytes: this.recordBytes,
       maxBytes: this.peakBytes,
       capacityBytes: (this.blockCount - 1) * (this.blockSize - BLOCK_HEADER_SIZE),
-      dropped: this.dropTotal + this.lostCount() - this.dropAcked,
-      droppedTotal: this.dropTotal + this.lostCount(),
+      dropped: droppedTotal - this.dropAcked,
+      droppedTotal,
       writes: this.writes,
       erases: this.erases,
     };
@@ -298,22 +333,9 @@ export class TelemetryQueue {
   /** Durably keep `wallMs` as the last-known-good time (one flash write). */
   saveTime(wallMs: number): void {
     if (!(Number.isFinite(wallMs) && wallMs > 0)) throw new RangeError(`queue: bad time ${wallMs}`);
-    const size = align(RECORD_HEADER_SIZE + 8);
-    if (this.tail < 0 || this.blocks[this.tail].end + size > this.blockSize) {
-      this.timeNote = wallMs;
-      this.startBlock(this.floorId, this.dropTotal, this.dropAcked); // writes the note after the header
-      return;
-    }
-    this.writeTimeNote(wallMs);
-  }
-
-  private writeTimeNote(wallMs: number): void {
-    const body = new Uint8Array(8);
-    new DataView(body.buffer).setFloat64(0, wallMs, true);
-    const tail = this.blocks[this.tail];
-    this.writeRecord(this.tail, tail.end, TYPE_TIME, this.next, body);
-    tail.end += align(RECORD_HEADER_SIZE + 8);
     this.timeNote = wallMs;
+    if (this.room(TIME_NOTE_SIZE)) this.writeTimeNote();
+    else this.startBlock(this.floorId, this.dropTotal, this.dropAcked); // writes the note after the header
   }
 
   /** Durably append one record; on overflow the oldest block of records is dropped and counted. */
@@ -323,14 +345,10 @@ export class TelemetryQueue {
       return new QueueError('too-large', `payload of ${payload.length} bytes exceeds ${this.maxPayload}`);
     }
     if (this.next > MAX_ID) return new QueueError('ids-exhausted', 'record ids exhausted');
-    const size = align(RECORD_HEADER_SIZE + payload.length);
-    if (this.tail < 0 || this.blocks[this.tail].end + size > this.blockSize) {
-      this.startBlock(this.floorId, this.dropTotal, this.dropAcked);
-    }
+    if (!this.room(align(RECORD_HEADER_SIZE + payload.length))) this.startBlock(this.floorId, this.dropTotal, this.dropAcked);
     const block = this.blocks[this.tail];
     const id = this.next;
-    this.writeRecord(this.tail, block.end, TYPE_DATA, id, payload);
-    block.end += size;
+    const size = this.writeTail(TYPE_DATA, id, payload);
     if (block.firstData === 0) block.firstData = id;
     block.lastId = id;
     block.count++;
@@ -358,8 +376,7 @@ export class TelemetryQueue {
         break;
       }
       if (block.lastId <= cursor || block.count === 0) continue;
-      const buf = this.flash.read(this.base + index * this.blockSize, block.end);
-      this.walk(buf, block.end, (type, id, bytes, payload, length) => {
+      this.walk(this.read(index, block.end), block.end, (type, id, bytes, payload, length) => {
         if (type !== TYPE_DATA || id <= cursor) return;
         if (out.length >= maxRecords || (out.length > 0 && total + length > maxBytes)) {
           full = true;
@@ -386,11 +403,10 @@ export class TelemetryQueue {
   /** Recount one block's data records from flash and seal it. */
   private rescan(index: number): void {
     const block = this.blocks[index];
-    const buf = this.flash.read(this.base + index * this.blockSize, this.blockSize);
     block.firstData = 0;
     block.count = 0;
     block.bytes = 0;
-    this.walk(buf, this.blockSize, (type, id, _b, _p, _l, size) => {
+    this.walk(this.read(index, this.blockSize), this.blockSize, (type, id, _b, _p, _l, size) => {
       if (type !== TYPE_DATA) return;
       if (block.firstData === 0) block.firstData = id;
       block.lastId = Math.max(block.lastId, id);
@@ -410,20 +426,13 @@ export class TelemetryQueue {
   consume(uptoId: number, droppedTotal?: number): void {
     if (!Number.isInteger(uptoId) || uptoId < 0) throw new RangeError(`queue: bad id ${uptoId}`);
     const floor = Math.max(this.floorId, Math.min(uptoId, this.next - 1));
-    const effective = this.dropTotal + this.lostCount();
+    const effective = this.dropTotal + this.lostUpTo(Infinity);
     const acked = droppedTotal === undefined ? this.dropAcked : Math.max(this.dropAcked, Math.min(droppedTotal, effective));
     if (floor === this.floorId && acked === this.dropAcked) return;
     // Lost ids the floor passes become part of the persisted drop count, in the same write.
     const dropTotal = Math.min(MAX_ID, this.dropTotal + this.lostUpTo(floor));
-    const tail = this.tail >= 0 ? this.blocks[this.tail] : undefined;
-    if (tail && tail.end + CHECKPOINT_SIZE <= this.blockSize) {
-      const body = new Uint8Array(12);
-      const view = new DataView(body.buffer);
-      view.setUint32(0, floor, true);
-      view.setUint32(4, dropTotal, true);
-      view.setUint32(8, acked, true);
-      this.writeRecord(this.tail, tail.end, TYPE_CHECKPOINT, this.next, body);
-      tail.end += CHECKPOINT_SIZE;
+    if (this.room(CHECKPOINT_SIZE)) {
+      this.writeTail(TYPE_CHECKPOINT, this.next, putU32(new Uint8Array(12), 0, floor, dropTotal, acked));
       this.floorId = floor;
       this.dropTotal = dropTotal;
       this.dropAcked = acked;
@@ -434,24 +443,40 @@ export class TelemetryQueue {
     this.recount();
   }
 
-  // ---- writing ----
+  // ---- flash ----
 
-  private writeRecord(index: number, offset: number, type: number, id: number, payload: Uint8Array): void {
-    const bytes = new Uint8Array(RECORD_HEADER_SIZE + payload.length);
-    const view = new DataView(bytes.buffer);
-    bytes[0] = type;
-    bytes[1] = FORMAT;
-    view.setUint16(2, payload.length, true);
-    view.setUint32(4, id, true);
-    bytes.set(payload, RECORD_HEADER_SIZE);
-    view.setUint32(8, crc32(bytes, RECORD_HEADER_SIZE, bytes.length, crc32(bytes, 0, 8)), true);
-    this.writes++;
-    this.flash.write(this.base + index * this.blockSize + offset, bytes);
+  /** `length` bytes of block `index` from offset `at`. */
+  private read(index: number, length: number, at = 0): Uint8Array {
+    return this.flash.read(this.base + index * this.blockSize + at, length);
   }
 
-  private reusable(index: number, floor: number): boolean {
-    const block = this.blocks[index];
-    return block.state !== LIVE || (index !== this.tail && block.lastId <= floor);
+  private write(index: number, at: number, bytes: Uint8Array): void {
+    this.writes++;
+    this.flash.write(this.base + index * this.blockSize + at, bytes);
+  }
+
+  /** True when the tail block has `size` bytes left. */
+  private room(size: number): boolean {
+    return this.tail >= 0 && this.blocks[this.tail].end + size <= this.blockSize;
+  }
+
+  /** Append one record to the tail block; returns the flash bytes it takes. */
+  private writeTail(type: number, id: number, payload: Uint8Array): number {
+    const tail = this.blocks[this.tail];
+    const bytes = new Uint8Array(RECORD_HEADER_SIZE + payload.length);
+    putU32(bytes, 0, type | (FORMAT << 8) | (payload.length << 16), id);
+    bytes.set(payload, RECORD_HEADER_SIZE);
+    putU32(bytes, 8, crc32(bytes, RECORD_HEADER_SIZE, bytes.length, crc32(bytes, 0, 8)));
+    this.write(this.tail, tail.end, bytes);
+    const size = align(bytes.length);
+    tail.end += size;
+    return size;
+  }
+
+  private writeTimeNote(): void {
+    const body = new Uint8Array(8);
+    new DataView(body.buffer).setFloat64(0, this.timeNote, true);
+    this.writeTail(TYPE_TIME, this.next, body);
   }
 
   /**
@@ -461,26 +486,21 @@ export class TelemetryQueue {
    */
   private startBlock(floor: number, dropTotal: number, dropAcked: number): void {
     const n = this.blockCount;
-    const from = this.tail < 0 ? 0 : this.tail + 1;
+    const free = (i: number) => this.blocks[i].state !== LIVE || this.blocks[i].lastId <= floor;
     let target = -1;
-    for (let k = 0; k < n && target < 0; k++) {
-      const i = (from + k) % n;
-      if (i !== this.tail && this.reusable(i, floor)) target = i;
+    for (let k = 1; k <= n && target < 0; k++) {
+      const i = (this.tail + k) % n;
+      if (i !== this.tail && free(i)) target = i;
     }
     let victim = -1;
     if (target < 0) {
       // No spare: only after foreign content filled every block. The victim is
       // erased before the header that counts it; if power fails in between,
       // recovery counts the gap in ids instead.
-      victim = this.oldestHolding(floor, -1);
-      target = victim;
+      victim = target = this.oldestHolding(floor, -1);
     } else {
       let spare = false;
-      for (let i = 0; i < n && !spare; i++) {
-        if (i === target) continue;
-        const block = this.blocks[i];
-        spare = block.state !== LIVE || block.lastId <= floor;
-      }
+      for (let i = 0; i < n && !spare; i++) spare = i !== target && free(i);
       if (!spare) victim = this.oldestHolding(floor, target);
     }
     if (victim >= 0) {
@@ -495,27 +515,10 @@ export class TelemetryQueue {
       this.flash.erase(this.base / this.blockSize + target);
       block.state = FREE;
     }
-    const header = new Uint8Array(BLOCK_HEADER_SIZE);
-    const view = new DataView(header.buffer);
     const seq = this.nextSeq;
-    view.setUint32(0, BLOCK_MAGIC, true);
-    view.setUint32(4, seq, true);
-    view.setUint32(8, this.next, true);
-    view.setUint32(12, floor, true);
-    view.setUint32(16, dropTotal, true);
-    view.setUint32(20, dropAcked, true);
-    view.setUint32(24, crc32(header, 0, 24), true);
-    this.writes++;
-    this.flash.write(this.base + target * this.blockSize, header);
-
-    block.state = LIVE;
-    block.seq = seq;
-    block.firstId = this.next;
-    block.firstData = 0;
-    block.lastId = this.next - 1;
-    block.count = 0;
-    block.bytes = 0;
-    block.end = BLOCK_HEADER_SIZE;
+    const header = putU32(new Uint8Array(BLOCK_HEADER_SIZE), 0, BLOCK_MAGIC, seq, this.next, floor, dropTotal, dropAcked);
+    this.write(target, 0, putU32(header, 24, crc32(header, 0, 24)));
+    Object.assign(block, { state: LIVE, seq, firstId: this.next, firstData: 0, lastId: this.next - 1, count: 0, bytes: 0, end: BLOCK_HEADER_SIZE });
     this.nextSeq = (seq + 1) >>> 0;
     const at = this.order.indexOf(target);
     if (at >= 0) this.order.splice(at, 1);
@@ -524,20 +527,22 @@ export class TelemetryQueue {
     this.floorId = floor;
     this.dropTotal = dropTotal;
     this.dropLostUpTo(floor);
-    this.dropAcked = Math.min(dropAcked, dropTotal + this.lostCount());
-    if (this.timeNote > 0) this.writeTimeNote(this.timeNote);
+    this.dropAcked = Math.min(dropAcked, dropTotal + this.lostUpTo(Infinity));
+    if (this.timeNote > 0) this.writeTimeNote();
     if (victim >= 0) this.recount();
+  }
+
+  /** The oldest block other than `except` that still holds records above `floor`. */
+  private oldestHolding(floor: number, except: number): number {
+    for (const index of this.order) if (index !== except && this.blocks[index].lastId > floor) return index;
+    // Unreachable with two or more blocks; fall back to the oldest block that is not `except`.
+    for (const index of this.order) if (index !== except) return index;
+    return except === 0 ? 1 : 0;
   }
 
   // ---- lost ids ----
 
-  private lostCount(): number {
-    let n = 0;
-    for (let i = 0; i < this.lost.length; i += 2) n += this.lost[i + 1] - this.lost[i] + 1;
-    return n;
-  }
-
-  /** Lost ids at or below `id`. */
+  /** Lost ids at or below `id` (all of them for Infinity). */
   private lostUpTo(id: number): number {
     let n = 0;
     for (let i = 0; i < this.lost.length && this.lost[i] <= id; i += 2) n += Math.min(id, this.lost[i + 1]) - this.lost[i] + 1;
@@ -547,8 +552,7 @@ export class TelemetryQueue {
   private dropLostUpTo(id: number): void {
     const kept: number[] = [];
     for (let i = 0; i < this.lost.length; i += 2) {
-      if (this.lost[i + 1] <= id) continue;
-      kept.push(Math.max(this.lost[i], id + 1), this.lost[i + 1]);
+      if (this.lost[i + 1] > id) kept.push(Math.max(this.lost[i], id + 1), this.lost[i + 1]);
     }
     this.lost = kept;
   }
@@ -557,7 +561,7 @@ export class TelemetryQueue {
   private markLost(from: number, to: number): boolean {
     from = Math.max(from, this.floorId + 1);
     if (from > to) return false;
-    const before = this.lostCount();
+    const before = this.lostUpTo(Infinity);
     const pairs: number[] = [];
     let placed = false;
     for (let i = 0; i < this.lost.length; i += 2) {
@@ -576,17 +580,7 @@ export class TelemetryQueue {
     }
     if (!placed) pairs.push(from, to);
     this.lost = pairs;
-    return this.lostCount() !== before;
-  }
-
-  /** The oldest LIVE block other than `except` that still holds records above `floor`. */
-  private oldestHolding(floor: number, except: number): number {
-    for (const index of this.order) {
-      if (index !== except && this.blocks[index].state === LIVE && this.blocks[index].lastId > floor) return index;
-    }
-    // Unreachable with two or more blocks; fall back to the oldest block that is not `except`.
-    for (const index of this.order) if (index !== except) return index;
-    return except === 0 ? 1 : 0;
+    return this.lostUpTo(Infinity) !== before;
   }
 
   // ---- reading ----
@@ -617,14 +611,12 @@ export class TelemetryQueue {
       const id = readU32(buf, p + 4);
       const size = align(RECORD_HEADER_SIZE + length);
       if (type === TYPE_DATA) lastData = id;
-      if (visit(type, id, buf, p + RECORD_HEADER_SIZE, length, size)) return { end: p, sealed: false, damaged, lostTailId: 0 };
+      if (visit(type, id, buf, p + RECORD_HEADER_SIZE, length, size)) return { end: p, lostTailId: 0 };
       p += size;
     }
-    if (!damaged) {
-      // Fewer bytes left than a record header: full (any stray bytes there are harmless).
-      return { end: Math.min(p, this.blockSize), sealed: false, damaged, lostTailId: 0 };
-    }
-    return { end: this.blockSize, sealed: true, damaged, lostTailId: bad < 0 ? 0 : this.completeBadRecord(buf, bad, limit, lastData) };
+    // Undamaged, fewer bytes left than a record header means full (any stray bytes there are harmless).
+    if (!damaged) return { end: Math.min(p, this.blockSize), lostTailId: 0 };
+    return { end: this.blockSize, lostTailId: bad < 0 ? 0 : this.completeBadRecord(buf, bad, limit, lastData) };
   }
 
   /** Payload length of a valid record at `p` (type, format, bounds, CRC, rising data id), or -1. */
@@ -647,9 +639,8 @@ export class TelemetryQueue {
    * as the next after `lastData`.
    */
   private completeBadRecord(buf: Uint8Array, p: number, limit: number, lastData: number): number {
-    let record = buf.slice(p, Math.min(limit, p + 64));
-    const length = record[2] | (record[3] << 8);
-    const end = p + RECORD_HEADER_SIZE + length;
+    const record = buf.slice(p, Math.min(limit, p + 64));
+    const end = p + RECORD_HEADER_SIZE + (record[2] | (record[3] << 8));
     let complete = record[0] === TYPE_DATA && record[1] === FORMAT && end <= limit && buf[end - 1] !== 0xff;
     if (!complete && record.length >= RECORD_HEADER_SIZE) {
       // Bits in the trailing erased run may be where a write stopped: they do not count as flips.
@@ -657,14 +648,13 @@ export class TelemetryQueue {
       while (written > 0 && record[written - 1] === 0xff) written--;
       for (let bit = 0; bit < written * 8 && !complete; bit++) {
         record[bit >> 3] ^= 1 << (bit & 7);
-        complete = this.validAt(record, 0, record.length, 0) >= 0 && record[0] === TYPE_DATA;
+        complete = record[0] === TYPE_DATA && this.validAt(record, 0, record.length, 0) >= 0;
         if (!complete) record[bit >> 3] ^= 1 << (bit & 7);
       }
     }
     if (!complete) return 0;
     const id = readU32(record, 4);
-    const most = lastData + Math.floor(this.blockSize / (RECORD_HEADER_SIZE + 4));
-    return id > lastData && id <= most ? id : lastData + 1;
+    return id > lastData && id <= lastData + Math.floor(this.blockSize / (RECORD_HEADER_SIZE + 4)) ? id : lastData + 1;
   }
 
   /** Data records of one block with ids above `floor`. */
@@ -672,16 +662,14 @@ export class TelemetryQueue {
     const block = this.blocks[index];
     if (block.state !== LIVE || block.lastId <= floor || block.count === 0) return { count: 0, bytes: 0 };
     if (block.firstData > floor) return { count: block.count, bytes: block.bytes };
-    let count = 0;
-    let bytes = 0;
-    const buf = this.flash.read(this.base + index * this.blockSize, block.end);
-    this.walk(buf, block.end, (type, id, _b, _p, _l, size) => {
+    const above = { count: 0, bytes: 0 };
+    this.walk(this.read(index, block.end), block.end, (type, id, _b, _p, _l, size) => {
       if (type === TYPE_DATA && id > floor) {
-        count++;
-        bytes += size;
+        above.count++;
+        above.bytes += size;
       }
     });
-    return { count, bytes };
+    return above;
   }
 
   /** Count what `peek` would return: ids above the floor, rising across blocks. */
@@ -693,11 +681,19 @@ export class TelemetryQueue {
       const above = this.countAbove(index, cursor);
       count += above.count;
       bytes += above.bytes;
-      if (this.blocks[index].lastId > cursor) cursor = this.blocks[index].lastId;
+      cursor = Math.max(cursor, this.blocks[index].lastId);
     }
     this.recordCount = count;
     this.recordBytes = bytes;
     if (bytes > this.peakBytes) this.peakBytes = bytes;
+  }
+
+  /** LIVE blocks oldest first: ring order is id order; the sequence orders blocks that start at the same id (one holding only checkpoints, then the next). */
+  private sortOrder(): void {
+    const b = this.blocks;
+    this.order = [];
+    for (let i = 0; i < this.blockCount; i++) if (b[i].state === LIVE) this.order.push(i);
+    this.order.sort((x, y) => b[x].firstId - b[y].firstId || b[x].seq - b[y].seq || x - y);
   }
 
   /**
@@ -716,101 +712,80 @@ export class TelemetryQueue {
     let dropAcked = 0;
     let next = 1;
     let maxSeq = 0;
-    /** Data ids seen, per block: walked blocks only, in the order walked. */
-    const seen: number[][] = [];
-    const walkBlock = (block: Block, buf: Uint8Array, ids: number[]): Walk => {
+    /** Raise the counters to a header's or a checkpoint's: floor, dropped total, dropped acknowledged from `at`. */
+    const raise = (buf: Uint8Array, at: number) => {
+      floor = Math.max(floor, readU32(buf, at));
+      dropTotal = Math.max(dropTotal, readU32(buf, at + 4));
+      dropAcked = Math.max(dropAcked, readU32(buf, at + 8));
+    };
+    /** Walk a whole block; returns the data ids seen. */
+    const walkBlock = (block: Block, index: number): number[] => {
+      const ids: number[] = [];
+      const buf = this.read(index, size);
       const walked = this.walk(buf, size, (type, id, bytes, payload, _length, recordSize) => {
-        if (type === TYPE_TIME) {
-          const t = new DataView(bytes.buffer, bytes.byteOffset + payload, 8).getFloat64(0, true);
-          if (t > this.timeNote) this.timeNote = t;
-          next = Math.max(next, id);
-          if (block.firstId === 0) block.firstId = id;
-          return;
-        }
-        if (type === TYPE_CHECKPOINT) {
-          const v = new DataView(bytes.buffer, bytes.byteOffset + payload, 12);
-          floor = Math.max(floor, v.getUint32(0, true));
-          dropTotal = Math.max(dropTotal, v.getUint32(4, true));
-          dropAcked = Math.max(dropAcked, v.getUint32(8, true));
-          next = Math.max(next, id);
-          if (block.firstId === 0) block.firstId = id;
-          return;
-        }
         if (block.firstId === 0) block.firstId = id;
-        if (block.firstData === 0) block.firstData = id;
-        block.lastId = id;
-        block.count++;
-        block.bytes += recordSize;
-        ids.push(id);
+        if (type === TYPE_DATA) {
+          if (block.firstData === 0) block.firstData = id;
+          block.lastId = id;
+          block.count++;
+          block.bytes += recordSize;
+          ids.push(id);
+          return;
+        }
+        next = Math.max(next, id);
+        if (type === TYPE_CHECKPOINT) return raise(bytes, payload);
+        const t = new DataView(bytes.buffer, bytes.byteOffset + payload, 8).getFloat64(0, true);
+        if (t > this.timeNote) this.timeNote = t;
       }, block.firstId > 0 ? block.firstId - 1 : 0);
       block.end = walked.end;
       // Bytes after the last record that are not erased flash: never append into them.
-      if (block.end < size && block.end + RECORD_HEADER_SIZE <= size && !erased(buf, block.end, size)) block.end = size;
+      if (block.end + RECORD_HEADER_SIZE <= size && !erased(buf, block.end, size)) block.end = size;
       next = Math.max(next, block.lastId + 1, walked.lostTailId + 1);
-      return walked;
+      return ids;
     };
     const salvaged = new Map<number, number[]>();
     for (let index = 0; index < this.blockCount; index++) {
       const block: Block = { state: DIRTY, seq: 0, firstId: 0, firstData: 0, lastId: 0, count: 0, bytes: 0, end: size };
       this.blocks.push(block);
-      const head = this.flash.read(this.base + index * size, BLOCK_HEADER_SIZE);
-      const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-      if (view.getUint32(0, true) !== BLOCK_MAGIC || view.getUint32(24, true) !== crc32(head, 0, 24)) {
-        if (erased(head, 0, BLOCK_HEADER_SIZE)) {
-          block.state = FREE; // checked throughout below
-          continue;
-        }
+      const head = this.read(index, BLOCK_HEADER_SIZE);
+      if (validHeader(head)) {
+        block.state = LIVE;
+        block.seq = readU32(head, 4);
+        block.firstId = readU32(head, 8);
+        block.lastId = block.firstId - 1;
+        raise(head, 12);
+        next = Math.max(next, block.firstId);
+        maxSeq = Math.max(maxSeq, block.seq);
+      } else if (erased(head, 0, BLOCK_HEADER_SIZE)) {
+        block.state = FREE; // checked throughout below
+      } else {
         // A damaged header: the records still carry their own ids and CRCs.
-        const ids: number[] = [];
-        walkBlock(block, this.flash.read(this.base + index * size, size), ids);
+        const ids = walkBlock(block, index);
         if (block.firstId > 0) {
           block.state = LIVE; // sequence 0 marks it salvaged; it is never appended to
           block.end = size;
-          if (block.lastId === 0) block.lastId = block.firstId - 1;
+          if (block.count === 0) block.lastId = block.firstId - 1;
           salvaged.set(index, ids);
-        } else {
-          block.firstData = block.lastId = block.count = block.bytes = 0;
         }
-        continue;
       }
-      block.state = LIVE;
-      block.seq = view.getUint32(4, true);
-      block.firstId = view.getUint32(8, true);
-      block.lastId = block.firstId - 1;
-      floor = Math.max(floor, view.getUint32(12, true));
-      dropTotal = Math.max(dropTotal, view.getUint32(16, true));
-      dropAcked = Math.max(dropAcked, view.getUint32(20, true));
-      next = Math.max(next, block.firstId);
-      if (block.seq > maxSeq) maxSeq = block.seq;
     }
-    this.order = [];
-    for (let i = 0; i < this.blockCount; i++) if (this.blocks[i].state === LIVE) this.order.push(i);
-    // Ring order is id order; the sequence orders blocks that start at the same
-    // id (a block holding only checkpoints, then the next).
-    this.order.sort((a, b) => this.blocks[a].firstId - this.blocks[b].firstId || this.blocks[a].seq - this.blocks[b].seq || a - b);
+    this.sortOrder();
     const headerFloor = floor;
-    for (let k = 0; k < this.order.length; k++) {
-      const block = this.blocks[this.order[k]];
-      const early = salvaged.get(this.order[k]);
-      if (early) {
-        seen.push(early);
-        continue;
-      }
-      const successor = k + 1 < this.order.length ? this.blocks[this.order[k + 1]] : undefined;
-      if (successor && successor.firstId > block.firstId && successor.firstId - 1 <= headerFloor) {
-        block.lastId = successor.firstId - 1; // an upper bound, and at or below the floor
-        continue;
-      }
-      const ids: number[] = [];
-      walkBlock(block, this.flash.read(this.base + this.order[k] * size, size), ids);
-      seen.push(ids);
-    }
-    for (let index = 0; index < this.blockCount; index++) {
+    /** Data ids seen, per block: walked blocks only, in the order walked. */
+    const seen: number[][] = [];
+    this.order.forEach((index, k) => {
       const block = this.blocks[index];
-      if (block.state !== FREE) continue;
-      if (erased(this.flash.read(this.base + index * size, size), BLOCK_HEADER_SIZE, size)) block.end = BLOCK_HEADER_SIZE;
+      const early = salvaged.get(index);
+      const successor = k + 1 < this.order.length ? this.blocks[this.order[k + 1]] : undefined;
+      if (early) seen.push(early);
+      else if (successor && successor.firstId > block.firstId && successor.firstId - 1 <= headerFloor) block.lastId = successor.firstId - 1; // an upper bound, and at or below the floor
+      else seen.push(walkBlock(block, index));
+    });
+    this.blocks.forEach((block, index) => {
+      if (block.state !== FREE) return;
+      if (erased(this.read(index, size), BLOCK_HEADER_SIZE, size)) block.end = BLOCK_HEADER_SIZE;
       else block.state = DIRTY;
-    }
+    });
     this.tail = this.order.length ? this.order[this.order.length - 1] : -1;
     this.nextSeq = (maxSeq + 1) >>> 0;
     this.next = Math.max(next, floor + 1);
@@ -823,103 +798,72 @@ export class TelemetryQueue {
     for (const ids of seen) {
       for (const id of ids) {
         if (id > previous + 1) this.markLost(previous + 1, id - 1);
-        if (id > previous) previous = id;
+        previous = Math.max(previous, id);
       }
     }
     if (this.next - 1 > previous) this.markLost(previous + 1, this.next - 1);
-    this.dropAcked = Math.min(dropAcked, dropTotal + this.lostCount());
+    this.dropAcked = Math.min(dropAcked, dropTotal + this.lostUpTo(Infinity));
     this.recount();
   }
 
   // ---- deep-sleep fast path ----
 
   /**
-   * The queue's RAM state (88 + 44 bytes a block + 16 per range of lost ids +
-   * 4: 796 bytes for 16 blocks and no damage) for RTC memory. Take it just
-   * before deep sleep: any flash change after it makes `resume` fall back to a scan.
+   * The queue's RAM state for RTC memory (580 bytes for 16 blocks and no
+   * damage, 8 more per range of lost ids; layout at SNAPSHOT_MAGIC). Take it
+   * just before deep sleep: any flash change after it makes `resume` fall
+   * back to a scan.
    */
   snapshot(): Uint8Array {
     const n = this.blockCount;
-    const lostAt = SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK;
-    const bytes = new Uint8Array(lostAt + this.lost.length * 8 + 4);
-    const view = new DataView(bytes.buffer);
-    view.setUint32(0, SNAPSHOT_MAGIC, true);
-    view.setUint16(4, n, true);
-    view.setUint16(6, this.lost.length >> 1, true);
-    this.lost.forEach((id, i) => view.setFloat64(lostAt + 8 * i, id, true));
-    view.setUint32(8, this.blockSize, true);
-    view.setUint32(12, this.base, true);
-    view.setInt32(16, this.tail, true);
-    view.setUint32(20, this.nextSeq, true);
-    const wide = [this.next, this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes, this.timeNote];
-    wide.forEach((value, i) => view.setFloat64(24 + 8 * i, value, true));
-    for (let i = 0; i < n; i++) {
-      const b = this.blocks[i];
-      const at = SNAPSHOT_HEAD + i * SNAPSHOT_BLOCK;
-      view.setUint8(at, b.state);
-      view.setUint32(at + 4, b.seq, true);
-      view.setFloat64(at + 8, b.firstId, true);
-      view.setFloat64(at + 16, b.firstData, true);
-      view.setFloat64(at + 24, b.lastId, true);
-      view.setUint32(at + 32, b.count, true);
-      view.setUint32(at + 36, b.bytes, true);
-      view.setUint32(at + 40, b.end, true);
-    }
-    view.setUint32(bytes.length - 4, crc32(bytes, 0, bytes.length - 4), true);
-    return bytes;
+    const words = new Uint32Array(SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK + this.lost.length + 1);
+    words.set([SNAPSHOT_MAGIC, n, 0, 0, this.lost.length, this.blockSize, this.base, this.tail + 1, this.nextSeq, this.next - 1,
+      this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes]);
+    new Float64Array(words.buffer, 8, 1)[0] = this.timeNote;
+    this.blocks.forEach((b, i) => words.set([b.state, b.seq, b.firstId, b.firstData, b.lastId, b.count, b.bytes, b.end], SNAPSHOT_HEAD + i * SNAPSHOT_BLOCK));
+    words.set(this.lost, SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK);
+    words[words.length - 1] = hashWords(words, words.length - 1);
+    return new Uint8Array(words.buffer);
   }
 
   /** Take the state from a snapshot if it is intact and still describes the flash. */
   private resume(bytes: Uint8Array): boolean {
     const n = this.blockCount;
-    if (bytes.length < SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK + 4) return false;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const lostAt = SNAPSHOT_HEAD + n * SNAPSHOT_BLOCK;
-    const lostPairs = view.getUint16(6, true);
-    if (bytes.length !== lostAt + lostPairs * 16 + 4) return false;
-    if (view.getUint32(0, true) !== SNAPSHOT_MAGIC || view.getUint16(4, true) !== n ||
-      view.getUint32(8, true) !== this.blockSize || view.getUint32(12, true) !== this.base ||
-      view.getUint32(bytes.length - 4, true) !== crc32(bytes, 0, bytes.length - 4)) return false;
+    if (bytes.length % 4 !== 0 || bytes.length <= lostAt * 4) return false;
+    const words = new Uint32Array(bytes.slice().buffer);
+    const last = words.length - 1;
+    if (last !== lostAt + words[4] || words[0] !== SNAPSHOT_MAGIC || words[1] !== n || words[5] !== this.blockSize ||
+      words[6] !== this.base || words[last] !== hashWords(words, last)) return false;
     const blocks: Block[] = [];
-    for (let i = 0; i < n; i++) {
-      const at = SNAPSHOT_HEAD + i * SNAPSHOT_BLOCK;
+    for (let at = SNAPSHOT_HEAD; at < lostAt; at += SNAPSHOT_BLOCK) {
       const block: Block = {
-        state: view.getUint8(at), seq: view.getUint32(at + 4, true), firstId: view.getFloat64(at + 8, true),
-        firstData: view.getFloat64(at + 16, true), lastId: view.getFloat64(at + 24, true),
-        count: view.getUint32(at + 32, true), bytes: view.getUint32(at + 36, true), end: view.getUint32(at + 40, true),
+        state: words[at], seq: words[at + 1], firstId: words[at + 2], firstData: words[at + 3],
+        lastId: words[at + 4], count: words[at + 5], bytes: words[at + 6], end: words[at + 7],
       };
       if (block.state > LIVE || block.end > this.blockSize) return false;
       // The block header on flash must still say what the snapshot says.
-      const head = this.flash.read(this.base + i * this.blockSize, BLOCK_HEADER_SIZE);
-      const h = new DataView(head.buffer, head.byteOffset, head.byteLength);
-      const valid = h.getUint32(0, true) === BLOCK_MAGIC && h.getUint32(24, true) === crc32(head, 0, 24);
-      const salvaged = block.state === LIVE && block.seq === 0;
-      if (block.state === FREE ? !erased(head, 0, BLOCK_HEADER_SIZE) : block.state === DIRTY || salvaged ? valid || erased(head, 0, BLOCK_HEADER_SIZE)
-        : !valid || h.getUint32(4, true) !== block.seq || h.getUint32(8, true) !== block.firstId) return false;
+      const head = this.read(blocks.length, BLOCK_HEADER_SIZE);
+      const valid = validHeader(head);
+      const blank = erased(head, 0, BLOCK_HEADER_SIZE);
+      if (block.state === FREE ? !blank : block.state === DIRTY || block.seq === 0 ? valid || blank
+        : !valid || readU32(head, 4) !== block.seq || readU32(head, 8) !== block.firstId) return false;
       blocks.push(block);
     }
-    const tail = view.getInt32(16, true);
-    if (tail < -1 || tail >= n || (tail >= 0 && blocks[tail].state !== LIVE)) return false;
+    const tail = words[7] - 1;
+    const timeNote = new Float64Array(words.buffer, 8, 1)[0];
+    if (tail >= n || (tail >= 0 && blocks[tail].state !== LIVE) || !(timeNote >= 0)) return false;
     // Nothing appended to the tail since the snapshot.
-    if (tail >= 0 && blocks[tail].end + RECORD_HEADER_SIZE <= this.blockSize) {
-      const next = this.flash.read(this.base + tail * this.blockSize + blocks[tail].end, RECORD_HEADER_SIZE);
-      if (!erased(next, 0, RECORD_HEADER_SIZE)) return false;
-    }
-    const wide: number[] = [];
-    for (let i = 0; i < 7; i++) wide.push(view.getFloat64(24 + 8 * i, true));
-    if (wide.some((value) => !Number.isInteger(value) || value < 0 || value > MAX_ID + 1)) return false;
-    const timeNote = view.getFloat64(80, true);
-    if (!(timeNote >= 0)) return false;
-    for (const block of blocks) this.blocks.push(block);
-    this.order = [];
-    for (let i = 0; i < n; i++) if (blocks[i].state === LIVE) this.order.push(i);
-    this.order.sort((a, b) => blocks[a].firstId - blocks[b].firstId || blocks[a].seq - blocks[b].seq || a - b);
+    const end = tail >= 0 ? blocks[tail].end : this.blockSize;
+    if (end + RECORD_HEADER_SIZE <= this.blockSize && !erased(this.read(tail, RECORD_HEADER_SIZE, end), 0, RECORD_HEADER_SIZE)) return false;
+    this.blocks.push(...blocks);
+    this.sortOrder();
     this.tail = tail;
-    this.nextSeq = view.getUint32(20, true);
-    [this.next, this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes] = wide;
+    this.nextSeq = words[8];
+    [this.next, this.floorId, this.dropTotal, this.dropAcked, this.recordCount, this.recordBytes, this.peakBytes] = words.subarray(9, 16);
+    this.next++;
     this.timeNote = timeNote;
-    this.lost = [];
-    for (let i = 0; i < lostPairs * 2; i++) this.lost.push(view.getFloat64(lostAt + 8 * i, true));
+    this.lost = Array.from(words.subarray(lostAt, last));
     this.fromSnapshot = true;
     return true;
   }

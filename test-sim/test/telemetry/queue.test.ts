@@ -15,6 +15,14 @@ test('crc32 gives the IEEE check value and continues across calls', () => {
   const data = new TextEncoder().encode('123456789');
   assert.equal(crc32(data), 0xcbf43926);
   assert.equal(crc32(data, 4, 9, crc32(data, 0, 4)), 0xcbf43926);
+  // Every byte value through every table entry, against the bit-at-a-time definition.
+  const all = Uint8Array.from({ length: 512 }, (_, i) => (i * 167) & 0xff);
+  let c = 0xffffffff;
+  for (const byte of all) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  assert.equal(crc32(all), ~c >>> 0);
 });
 
 test('an erased region opens empty, ids start at 1, and open writes nothing', () => {
