@@ -194,6 +194,8 @@ export interface PlanOptions {
   outputDir?: string;
   /** mcconfig without -m: generate the makefile, sdkconfig and partition table only. */
   generateOnly?: boolean;
+  /** The build's time (default Date.now()), passed as buildTimeMs unless the command line gives one. */
+  now?: number;
 }
 
 /** The credential store a build writes: the simulator's directory, or a board's NVS partition image. */
@@ -288,6 +290,8 @@ export function planBuild(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = p
   }
   // The chip's energy profile for the power policy, unless given.
   if (target && userKeys().includes('chip') && ['esp32', 'esp32s3', 'esp32c3'].includes(target.chip)) config.set('chip', target.chip);
+  // The image's own time: the firmware refuses any wall time earlier than it (firmware/time), unless given.
+  if (!credentialsOnly) config.set('buildTimeMs', String(planOptions.now ?? Date.now()));
   for (const [key, value] of options.overrides) {
     if (STORE_ONLY_KEYS.includes(key)) {
       if (!writesStore) {

@@ -160,6 +160,22 @@ test('the plan: simulator debug build by default, key=value passed through to th
   }
 });
 
+test('the image carries the build\'s own time as buildTimeMs unless the command line gives one', () => {
+  const sdk = fakeSdk();
+  const env = bare({ MODDABLE: sdk, IDF_PATH: sdk });
+  const times = (plan: ReturnType<typeof planBuild>): number[] =>
+    plan === 'help' ? [] : plan.args.filter((a) => a.startsWith('buildTimeMs=')).map((a) => Number(a.slice('buildTimeMs='.length)));
+  try {
+    const before = Date.now();
+    const [now] = times(planBuild('esp32', ['--target', 'esp32s3'], env));
+    assert.ok(now >= before && now <= Date.now(), `buildTimeMs=${now} is not the build's Date.now()`);
+    assert.deepEqual(times(planBuild('esp32', ['--target', 'esp32s3'], env, { now: 1_780_000_000_000 })), [1_780_000_000_000]);
+    assert.deepEqual(times(planBuild('esp32', ['--target', 'esp32s3', 'buildTimeMs=1767225600000'], env, { now: 1_780_000_000_000 })), [1_767_225_600_000], 'the user\'s value wins, once');
+  } finally {
+    rmSync(sdk, { recursive: true, force: true });
+  }
+});
+
 test('an unknown config key is refused with the list of keys, exit 2; every firmware key is accepted', () => {
   const sdk = fakeSdk();
   const credentials = fakeCredentials();
