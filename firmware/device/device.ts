@@ -165,7 +165,9 @@ export class Device {
     const wallMs = this.options.wallTime();
     // Checked once per sample: go at the last check before the oldest sample would exceed the upload interval.
     const maxAgeMs = Math.max(0, this.options.uploadIntervalMs - this.options.sampleIntervalMs);
-    return batchDue(this.queue, { wallMs, waitedMs: elapsed(this.hal.clock.now(), this.bootTick) }, { maxAgeMs }, this.uploader.next);
+    // Without a usable sample time, the oldest of n unsent samples, taken one per interval, is (n - 1) intervals old at least: boots since it do not reset that.
+    const waitedMs = Math.max(elapsed(this.hal.clock.now(), this.bootTick), (this.uploader.unsent() - 1) * this.options.sampleIntervalMs);
+    return batchDue(this.queue, { wallMs, waitedMs }, { maxAgeMs }, this.uploader.next);
   }
 
   private takeSample(): void {
@@ -179,7 +181,8 @@ export class Device {
 
   private nextSampleDelay(): number {
     const wall = this.options.wallTime();
-    if (wall !== undefined && this.nextSampleAt !== null) return Math.max(0, this.nextSampleAt - wall);
+    // At most one interval: a slot set while the clock was wrong (a lying time server) must not put the device to sleep for years.
+    if (wall !== undefined && this.nextSampleAt !== null) return Math.min(this.options.sampleIntervalMs, Math.max(0, this.nextSampleAt - wall));
     return Math.max(0, this.options.sampleIntervalMs - elapsed(this.hal.clock.now(), this.bootTick));
   }
 

@@ -149,8 +149,9 @@ export interface DueOptions {
 /**
  * Whether a batch should go now: there are unsent samples, and either they
  * would fill a batch or the oldest has waited `maxAgeMs`. Age comes from the
- * sample's timestamp when both it and `wallMs` are known, else from `waitedMs`
- * (monotonic time the caller measured since that sample, or since boot).
+ * sample's timestamp when both it and `wallMs` are known and the timestamp is
+ * not ahead of `wallMs` (a clock that was wrong when it was taken), else from
+ * `waitedMs` (monotonic time the caller measured since that sample, or since boot).
  */
 export function batchDue(
   queue: TelemetryQueue,
@@ -165,6 +166,6 @@ export function batchDue(
   if (oldest.length === 0) return false;
   if ((queue.nextId - 1 - after) * TYPICAL_SAMPLE_JSON >= maxBytes) return true;
   const sample = decodeSample(oldest[0].payload);
-  if (sample && sample.t !== null && now.wallMs !== undefined) return now.wallMs - sample.t >= maxAgeMs;
+  if (sample && sample.t !== null && now.wallMs !== undefined && sample.t <= now.wallMs) return now.wallMs - sample.t >= maxAgeMs;
   return now.waitedMs >= maxAgeMs;
 }

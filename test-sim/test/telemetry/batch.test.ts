@@ -139,6 +139,10 @@ test('a batch is due when the oldest unsent sample is old enough, or a batch is 
   queue.append(encodeSample({ t: null, v: 1 }));
   assert.equal(batchDue(queue, { wallMs: T0, waitedMs: 60_000 }), false, 'no timestamp: the caller-measured wait');
   assert.equal(batchDue(queue, { wallMs: T0, waitedMs: 60_000 }, { maxAgeMs: 60_000 }), true);
+  queue.consume(2);
+  queue.append(encodeSample({ t: T0 + 10 * 365 * 86_400_000, v: 1 }));
+  assert.equal(batchDue(queue, { wallMs: T0, waitedMs: 60_000 }, { maxAgeMs: 60_000 }), true, 'a timestamp ahead of the clock (taken while the clock lied) has no age: the caller-measured wait');
+  assert.equal(batchDue(queue, { wallMs: T0, waitedMs: 0 }, { maxAgeMs: 60_000 }), false);
   for (let i = 0; i < 200; i++) queue.append(encodeSample({ t: null, v: i }));
   assert.equal(batchDue(queue, { wallMs: undefined, waitedMs: 0 }), true, 'a full batch goes at once');
   const cursor = { seq: queue.nextId - 1, droppedTotal: 0 };
