@@ -26,6 +26,7 @@ import { scheduleFault } from './faults/faults';
 import { ENERGY_PROFILES, type EnergyProfile } from '../firmware/power/policy';
 import type { Platform } from './energy/costs';
 import { openSecureSocket } from './net/secure';
+import { SIM_EPOCH_MS } from '../tools/provision/defaults';
 import { externalWorld, localWorld, modelWorld, type ExternalEndpoint, type World } from './net/world';
 
 export interface SimOptions {
@@ -113,7 +114,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
       wifi: { joinTimeoutMs: 3000 },
       credentials: world.credentials,
       resolve: world.resolve,
-      epochMs: stateDir ? Date.now() : Date.UTC(2026, 0, 1),
+      epochMs: stateDir ? Date.now() : SIM_EPOCH_MS,
       energy,
       autoLightSleep: options.autoLightSleep ?? true,
       platform: options.platform,

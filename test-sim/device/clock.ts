@@ -24,8 +24,17 @@ export interface DeviceClockOptions {
   online(): boolean;
 }
 
+/** A time server that lies (the `time-skew` fault): its answers are off by `skewMs`. */
+export interface TimeLie {
+  skewMs: number;
+  /** The one server that lies; every server when absent. */
+  server?: string;
+}
+
 export class DeviceClock {
   private bootedAt = 0;
+  /** Set while a `time-skew` fault holds. */
+  lie: TimeLie | undefined;
   private timers = new Map<number, TimerHandle>();
 
   constructor(private readonly ctx: DeviceContext, private readonly options: DeviceClockOptions) {}
@@ -73,7 +82,8 @@ export class DeviceClock {
         if (!this.options.online()) {
           return withJson(Op.TimeReply, 0, { error: { category: 'wifi', message: 'time query needs the network' } });
         }
-        return withJson(Op.TimeReply, 0, { wallMs: this.options.epochMs + this.ctx.scheduler.now, server });
+        const lie = this.lie && (this.lie.server === undefined || this.lie.server === server) ? this.lie.skewMs : 0;
+        return withJson(Op.TimeReply, 0, { wallMs: this.options.epochMs + this.ctx.scheduler.now + lie, server });
       });
       return ok(m);
     },

@@ -132,6 +132,7 @@ export class DeviceHost {
       openSecureSocket: options.openSecureSocket,
       handshakeMs: (resumed) => this.meter.handshakeMs(resumed),
       online,
+      wallMs: () => this.memory.wallMs(),
       session: this.tlsSession,
     });
     this.sensor = new SensorModel(scheduler, options.random);

@@ -6,6 +6,7 @@
  *   raw TCP -> ClientHandshakeInspector (SNI, ALPN, client certificate; alerts)
  *           -> Node TLS server socket (TLS 1.2+, chain leaf + intermediate)
  *           -> MQTT inspector (QoS 2 dropped unacknowledged, keepalive activity)
+ *           -> MQTT tap, optional (hostile.ts: a broker that breaks the rules on purpose)
  *           -> aedes (client id, connect rate, keepalive clamp, topic and payload limits in its hooks)
  *
  * The time source for rate limits and keepalive is injectable (`now`), because
@@ -31,7 +32,9 @@ import {
   type BrokerLimits,
   type LimitViolation,
 } from './limits';
+import type { MqttTap } from './hostile';
 import { MqttFramer, PacketDecoder } from './mqtt-frames';
+import { peerChain } from '../net/secure';
 import { ClientHandshakeInspector, verifyClientChain, type HandshakeRejection } from './tls-inspect';
 
 /** The port `npm run endpoint` listens on unless told otherwise (the library defaults to an ephemeral one). */
@@ -124,6 +127,8 @@ export interface LocalEndpointOptions {
   sweepIntervalMs?: number;
   /** Default 10 s; 0: none. Ignored (none) when `listen` is false. */
   handshakeTimeoutMs?: number;
+  /** Sees every MQTT packet both ways between TLS and aedes and decides what the client gets (hostile.ts). */
+  mqttTap?: MqttTap;
   /** Human-readable trace: rejections, connects, disconnects. Never key material. */
   onEvent?: (event: string, fields: EndpointEventFields) => void;
 }
@@ -338,20 +343,26 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
     const framer = new MqttFramer();
     const decoder = new PacketDecoder();
     let session: Session;
+    const tap = options.mqttTap?.attach((bytes) => {
+      if (!secure.destroyed) secure.write(bytes);
+    });
     const conn = new FilteredStream(secure, (chunk, sink) => {
       stats.bytesIn += chunk.length;
       try {
         for (const frame of framer.feed(chunk)) {
-          if (judge(session, decoder.decode(frame)) === 'pass') sink.pass(frame);
+          const packet = decoder.decode(frame);
+          tap?.fromClient(packet, frame);
+          if (judge(session, packet) === 'pass') sink.pass(frame);
         }
       } catch (error) {
         emit('mqtt.malformed', { error: (error as Error).message });
         sink.reject();
       }
-    });
+    }, tap && ((chunk) => tap.toClient(chunk)));
     session = { conn, lastHeard: now(), closeNotify };
     sessions.set(conn, session);
     conn.on('close', () => {
+      tap?.closed();
       sessions.delete(conn);
       recordClose(session);
     });
@@ -511,16 +522,4 @@ function tlsFailure(error: NodeJS.ErrnoException): HandshakeFailure {
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
   if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return 'no-client-cert';
   return 'tls';
-}
-
-/** The DER chain the peer presented, leaf first, from Node's detailed peer certificate. */
-function peerChain(peer: tls.DetailedPeerCertificate): Buffer[] {
-  const chain: Buffer[] = [];
-  let current: tls.DetailedPeerCertificate | undefined = peer;
-  while (current?.raw && chain.length < 8) {
-    chain.push(current.raw);
-    if (current.issuerCertificate === current) break;
-    current = current.issuerCertificate;
-  }
-  return chain;
 }

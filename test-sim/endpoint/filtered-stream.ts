@@ -12,7 +12,8 @@ export interface FilterSink {
 
 /**
  * A duplex over `socket` whose readable side carries only what `inspect`
- * passes on; writes go straight to `socket`. The endpoint puts one in front of
+ * passes on; writes go straight to `socket`, or to `outbound` when given
+ * (which then writes to the socket itself). The endpoint puts one in front of
  * the TLS server (to see the plaintext handshake) and one in front of the
  * broker (to see MQTT packets) so a violation is answered before the next
  * layer ever reads the bytes.
@@ -23,6 +24,7 @@ export class FilteredStream extends Duplex {
   constructor(
     private readonly socket: Duplex,
     inspect: (chunk: Buffer, sink: FilterSink) => void,
+    private readonly outbound?: (chunk: Buffer) => void,
   ) {
     super({ allowHalfOpen: false });
     const sink: FilterSink = {
@@ -51,6 +53,11 @@ export class FilteredStream extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.socket.destroyed) {
+      callback();
+      return;
+    }
+    if (this.outbound) {
+      this.outbound(chunk);
       callback();
       return;
     }

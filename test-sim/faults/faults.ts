@@ -5,6 +5,7 @@
  */
 import type { Scheduler } from '../clock/scheduler';
 import type { DeviceHost } from '../device/host';
+import type { HostileMode } from '../endpoint/hostile';
 import type { World } from '../net/world';
 import { UsageError, type Fault, type FaultKind } from '../scenarios/scenario';
 
@@ -33,6 +34,14 @@ const ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
   'broker-down': (_f, t) => t.during(() => t.proxy().setMode('drop'), () => t.proxy().setMode('pass')),
   blackhole: (_f, t) => t.during(() => t.proxy().setMode('blackhole'), () => t.proxy().setMode('pass')),
   'tcp-reset': (_f, t) => t.at(() => t.proxy().reset()),
+  'puback-reorder': (f, t) => hostile(f, t),
+  'puback-withhold': (f, t) => hostile(f, t),
+  'qos2-flood': (f, t) => hostile(f, t),
+  'packet-before-connack': (f, t) => hostile(f, t),
+  'time-skew': (f, t) => {
+    const lie = { skewMs: f.skewMs ?? 0, server: f.server };
+    t.during(() => { t.device.clock.lie = lie; }, () => { t.device.clock.lie = undefined; });
+  },
   'flash-bitflip': (_f, t) => t.at(() => { t.device.flipFlashBit(); }),
   'dns-down': (_f, t) => t.during(() => { t.device.net.dnsDown = true; }, () => { t.device.net.dnsDown = false; }),
   'connack-refused': (f, t) => {
@@ -49,6 +58,14 @@ const ACTIONS: Readonly<Record<FaultKind, FaultAction>> = {
     }, () => { endpoint.broker.authenticate = original; });
   },
 };
+
+/** The hostile broker's mode of the same name, on for the fault's span (endpoint/hostile.ts). */
+function hostile(fault: Fault, t: FaultTools): void {
+  const broker = t.world.hostile;
+  if (!broker) throw new UsageError(`fault ${fault.kind} needs the built-in local endpoint (it acts between TLS and the broker)`);
+  const mode = fault.kind as HostileMode;
+  t.during(() => broker.set(mode, true), () => broker.set(mode, false));
+}
 
 /** Puts `fault` on the scheduler. Throws UsageError when the world cannot host it. */
 export function scheduleFault(fault: Fault, target: FaultTarget): void {

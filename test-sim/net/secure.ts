@@ -9,14 +9,18 @@
  *   offered protocols fails the connection (category `alpn`) before any
  *   application byte is written;
  * - TLS 1.2 unless `maxVersion` is 1.3 (the simulator allows it only where
- *   the platform declares TLS 1.3); AWS accepts 1.2.
+ *   the platform declares TLS 1.3); AWS accepts 1.2;
+ * - certificate dates are checked twice: by Node against the host's clock,
+ *   and, given `deviceClock`, against the device's wall clock as the device's
+ *   Mbed TLS does (`checkChainDates`), so a wrong device clock fails as
+ *   `tls-cert` with reason `time` here too.
  *
  * Every failure is classified into the HAL's `LinkErrorCategory` by
  * `classifySocketError`, a pure function. `onError` fires at most once; after
  * it, or after `close()`, no callback fires.
  */
 import type { Duplex } from 'node:stream';
-import { constants } from 'node:crypto';
+import { constants, X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { CertFailure, LinkError, LinkErrorCategory } from '../../hal/types';
 
@@ -47,6 +51,12 @@ export interface SecureSocketOptions {
   tickets?: boolean;
   /** Highest version offered (default 1.2). */
   maxVersion?: '1.2' | '1.3';
+  /**
+   * The device's wall clock (epoch ms; NaN when it was never set): every
+   * certificate of the server's chain must be valid at it (`checkChainDates`).
+   * Absent: only Node's check against the host's clock (a host-side client).
+   */
+  deviceClock?: () => number;
 }
 
 /**
@@ -338,6 +348,14 @@ export function openSecureSocket(options: SecureSocketOptions, events: SecureSoc
       fail(alpnError(options.alpn, selected, context));
       return;
     }
+    // A resumed handshake carries no certificate, and Mbed TLS checks no date then either.
+    const dates = options.deviceClock && !socket.isSessionReused()
+      ? checkChainDates(peerChain(socket.getPeerCertificate(true)), options.deviceClock(), options.serverName)
+      : undefined;
+    if (dates) {
+      fail(dates);
+      return;
+    }
     clearTimeout(deadline);
     context.stage = 'open';
     state = 'open';
@@ -372,6 +390,46 @@ export function openSecureSocket(options: SecureSocketOptions, events: SecureSoc
       else socket.destroy();
     },
   };
+}
+
+/**
+ * The device's date check (hal/moddable/native/tls-engine.c runs Mbed TLS 4.0's
+ * `x509_crt_verify_chain`): every certificate of the verified chain, leaf to
+ * trusted root, is expired when its notAfter is before the device's clock and
+ * not yet valid when its notBefore is after it, at whole seconds
+ * (`mbedtls_time`). A device that has no wall time reads the epoch plus its
+ * uptime (ESP-IDF's `time()` before anything set it), so every certificate is
+ * not yet valid: the device does not refuse to start the handshake, its
+ * verification fails, `tls-cert` / `time` (hal/moddable/tls-errors.ts).
+ * Undefined when every date holds.
+ */
+export function checkChainDates(chain: readonly Buffer[], deviceWallMs: number, serverName: string): LinkError | undefined {
+  const nowS = Number.isFinite(deviceWallMs) ? Math.floor(deviceWallMs / 1000) : 0;
+  const problems = new Set<string>();
+  for (const der of chain) {
+    const cert = new X509Certificate(der);
+    if (Date.parse(cert.validTo) / 1000 < nowS) problems.add('expired');
+    if (Date.parse(cert.validFrom) / 1000 > nowS) problems.add('not yet valid');
+  }
+  if (problems.size === 0) return undefined;
+  const clock = Number.isFinite(deviceWallMs) ? new Date(nowS * 1000).toISOString() : 'not set';
+  return {
+    category: 'tls-cert',
+    reason: 'time',
+    message: `server certificate for ${serverName} rejected (${[...problems].join('; ')} at the device clock, ${clock}) — check the device clock (SNTP) and the certificate dates`,
+  };
+}
+
+/** The DER chain the peer presented, leaf first (on a client: ending at the trusted root Node verified it against). */
+export function peerChain(peer: tls.DetailedPeerCertificate): Buffer[] {
+  const chain: Buffer[] = [];
+  let current: tls.DetailedPeerCertificate | undefined = peer;
+  while (current?.raw && chain.length < 8) {
+    chain.push(current.raw);
+    if (current.issuerCertificate === current) break;
+    current = current.issuerCertificate;
+  }
+  return chain;
 }
 
 function oneLine(text: string): string {

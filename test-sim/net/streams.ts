@@ -29,6 +29,8 @@ export type OpenSecureSocket = (
     /** Resume by ticket as well as by session id. */
     tickets?: boolean;
     maxVersion?: '1.2' | '1.3';
+    /** The device's RTC (epoch ms, NaN when unset): the server's chain must be valid at it (net/secure.ts checkChainDates). */
+    deviceClock: () => number;
   },
   events: SecureSocketEvents,
 ) => { write(bytes: Uint8Array): void; close(): void };
@@ -44,6 +46,8 @@ export interface StreamsOptions {
   handshakeMs(resumed: boolean): number;
   /** The station is associated. */
   online(): boolean;
+  /** The device's RTC wall clock, epoch ms (NaN when never set): certificate dates are checked against it. */
+  wallMs(): number;
   /** The platform's TLS session (net/tls-session.ts) and what its TLS declares. */
   session: TlsSessionStore;
 }
@@ -196,6 +200,7 @@ export class SecureStreams {
       sessionCache: offer ? session : undefined,
       tickets: session.tickets,
       maxVersion: options.maxVersion === '1.3' && tls.maxVersion === '1.3' ? '1.3' as const : '1.2' as const,
+      deviceClock: () => this.options.wallMs(),
     };
     const started = this.scheduler.now;
     const generation = this.generation;

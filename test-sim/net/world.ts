@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { createLocalEndpoint, type LocalEndpoint } from '../endpoint/endpoint';
+import { HostileBroker } from '../endpoint/hostile';
 import { DEFAULT_DEV_PKI_DIR, devPkiTextFiles, ensureDevPki, type Pki } from '../../tools/provision/pki';
 import { UsageError } from '../scenarios/scenario';
 import type { Scheduler } from '../clock/scheduler';
@@ -54,6 +55,8 @@ export interface World {
   realSockets?: boolean;
   /** Telemetry the broker received, when this world can see it (not for an external broker). */
   deliveries?: DeliveryRecord;
+  /** The local endpoint's rule-breaking tap (endpoint/hostile.ts), switched by scenario faults. */
+  hostile?: HostileBroker;
   /** The in-process model broker, when this world runs one (fleets, the bench). */
   model?: ModelBroker;
   close(): Promise<void>;
@@ -76,7 +79,8 @@ export async function localWorld(
   options: { pkiDir?: string; latencyMs?: number; /** The endpoint resumes TLS sessions (default true). */ resumption?: boolean } = {},
 ): Promise<World> {
   const pki = await devPki(options.pkiDir);
-  const endpoint = await createLocalEndpoint({ pki, listen: false, now: () => scheduler.now, sweepIntervalMs: 0, resumption: options.resumption });
+  const hostile = new HostileBroker({ after: (ms, task) => scheduler.after(ms, task) });
+  const endpoint = await createLocalEndpoint({ pki, listen: false, now: () => scheduler.now, sweepIntervalMs: 0, resumption: options.resumption, mqttTap: hostile });
   const latencyMs = options.latencyMs ?? LOCAL_LATENCY_MS;
   const network = new MemoryNetwork(scheduler, { latencyMs, accept: (socket) => endpoint.accept(socket) });
   const deliveries = createDeliveryRecord(() => scheduler.now);
@@ -108,6 +112,7 @@ export async function localWorld(
     credentials: devPkiTextFiles(pki),
     deviceConfig: { endpoint: pki.endpointName, port: 443, thing: pki.devices[0].thing },
     endpoint,
+    hostile,
     proxy: network,
     openSecureSocket: open,
     deliveries,

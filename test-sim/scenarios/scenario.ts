@@ -26,6 +26,15 @@
  *   dns-down        the endpoint name does not resolve
  *   connack-refused the broker answers CONNECT with return code `code` (default 3)
  *   flash-bitflip   one bit of the device's flash flips, in a byte the firmware wrote (`for` is ignored)
+ *   puback-reorder  the broker holds each PUBACK until the next one has gone out (at most 2 s):
+ *                   acknowledgements arrive out of order (test-sim/endpoint/hostile.ts)
+ *   puback-withhold the broker holds every PUBACK until the fault ends; a connection the device
+ *                   closed meanwhile loses its held PUBACKs
+ *   qos2-flood      the broker sends 40 QoS 2 PUBLISHes, never followed by PUBREL, on every
+ *                   connection (at the start on open ones, after CONNACK on new ones)
+ *   packet-before-connack  the broker sends a PUBACK before its CONNACK on every new connection
+ *   time-skew       the time servers lie: every answer is off by `skew` ("+3650d" in the future,
+ *                   "-400d" in the past); only the server named `server` lies when it is given
  */
 import { CONFIG_KEYS, ConfigError, resolveConfig } from '../../firmware/app/config';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,7 +44,7 @@ import { ROOT } from '../root';
 
 export const FAULT_KINDS = [
   'wifi-down', 'power-cut', 'reset', 'sleep-fail', 'broker-down', 'blackhole', 'tcp-reset', 'dns-down', 'connack-refused',
-  'flash-bitflip',
+  'flash-bitflip', 'puback-reorder', 'puback-withhold', 'qos2-flood', 'packet-before-connack', 'time-skew',
 ] as const;
 /** Kinds that happen at one instant: `for` may be left out. */
 const INSTANT_KINDS: readonly FaultKind[] = ['reset', 'sleep-fail', 'tcp-reset', 'flash-bitflip'];
@@ -48,6 +57,10 @@ export interface Fault {
   device?: number;
   /** CONNACK return code for connack-refused. */
   code?: number;
+  /** time-skew: how far the servers' answers are off, ms (negative: in the past). */
+  skewMs?: number;
+  /** time-skew: the one server that lies (default every server). */
+  server?: string;
 }
 
 export interface Scenario {
@@ -136,12 +149,21 @@ export function parseScenario(raw: unknown, name: string, where = name): Scenari
       }
       const code = fault.code ?? 3;
       if (!Number.isInteger(code) || (code as number) < 1 || (code as number) > 5) fail(`faults[${i}].code must be a CONNACK refusal code from 1 to 5`);
+      let skewMs: number | undefined;
+      if (fault.kind === 'time-skew') {
+        const match = typeof fault.skew === 'string' ? /^([+-])(.+)$/.exec(fault.skew) : null;
+        const size = match ? parseDuration(match[2]) : undefined;
+        if (!match || size === undefined) fail(`faults[${i}].skew must be a signed duration like "+3650d" or "-400d", got ${JSON.stringify(fault.skew)}`);
+        skewMs = match![1] === '-' ? -size! : size!;
+        if (fault.server !== undefined && (typeof fault.server !== 'string' || fault.server.length === 0)) fail(`faults[${i}].server must be a time server's host name`);
+      }
       return {
         kind: fault.kind as FaultKind,
         atMs: duration(`faults[${i}].at`, fault.at, true),
         forMs: INSTANT_KINDS.includes(fault.kind as FaultKind) && fault.for === undefined ? 0 : duration(`faults[${i}].for`, fault.for),
         device: device as number,
         code: code as number,
+        ...(skewMs === undefined ? {} : { skewMs, server: fault.server as string | undefined }),
       };
     }),
   };

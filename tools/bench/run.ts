@@ -16,6 +16,7 @@ import { lowerBound, type LowerBound } from './lower-bound';
 import { ROWS } from './rows';
 import type { AnchorView } from './apps/anchors';
 import { EVENTS } from '../../hal/events';
+import { SIM_EPOCH_MS } from '../provision/defaults';
 
 export const DAY = 86_400_000;
 /** A 2,500 mAh Li-ion cell (an 18650), used to its cut-off. */
@@ -23,7 +24,7 @@ export const BATTERY_MAH = 2500;
 /** Li-ion self-discharge with its protection circuit, share of capacity per month (Battery University BU-802b: 2-3 %/month). */
 export const SELF_DISCHARGE_PER_MONTH = 0.03;
 /** The simulator's wall clock at t = 0 (test-sim/sim.ts). */
-const EPOCH = Date.UTC(2026, 0, 1);
+const EPOCH = SIM_EPOCH_MS;
 
 export interface Job {
   row: string;

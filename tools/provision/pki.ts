@@ -19,13 +19,13 @@ import { access, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { lock } from 'proper-lockfile';
 import * as x509 from '@peculiar/x509';
-import { DEFAULT_ENDPOINT_NAME } from './defaults';
+import { DEFAULT_ENDPOINT_NAME, SIM_EPOCH_MS } from './defaults';
 import { ProvisionError } from './errors';
 import { issuedBy, pemToDer, splitPemCertificates, writeSecureAware } from './pem';
 
 x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
 
-export { AWS_MQTT_ALPN, DEFAULT_DEV_PKI_DIR, DEFAULT_ENDPOINT_NAME } from './defaults';
+export { AWS_MQTT_ALPN, DEFAULT_DEV_PKI_DIR, DEFAULT_ENDPOINT_NAME, SIM_EPOCH_MS } from './defaults';
 export { issuedBy, pemToDer, splitPemCertificates, writeSecureAware } from './pem';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -97,7 +97,10 @@ export interface DevPkiOptions {
   keyType?: DeviceKeyType;
   /** Certificate lifetime, default 30 days. */
   validityDays?: number;
-  /** Issue time, default now. A past date yields certificates that have already expired. */
+  /**
+   * Issue time, default now. A past date yields certificates that have already expired.
+   * Certificates are valid from an hour before it, or from `SIM_EPOCH_MS` when that is earlier.
+   */
   now?: Date;
   /** Progress for a CLI; called before each slow step. */
   onProgress?: (step: string) => void;
@@ -137,7 +140,7 @@ export async function generateDevPki(options: DevPkiOptions = {}): Promise<Pki> 
   const now = options.now ?? new Date();
   const validityDays = options.validityDays ?? 30;
   const validity: Validity = {
-    notBefore: new Date(now.getTime() - BACKDATE_MS),
+    notBefore: new Date(Math.min(now.getTime() - BACKDATE_MS, SIM_EPOCH_MS)),
     notAfter: new Date(now.getTime() + validityDays * DAY_MS),
   };
   const progress = options.onProgress ?? (() => {});
@@ -286,8 +289,8 @@ function consistent(pki: Pki): boolean {
 }
 
 /**
- * The dev PKI in `dir`, made (or remade, when it expires within a day or has
- * fewer than `devices` device certificates) if needed. Safe when several
+ * The dev PKI in `dir`, made (or remade, when it expires within a day, is not
+ * valid at `SIM_EPOCH_MS`, or has fewer than `devices` device certificates) if needed. Safe when several
  * processes call it at once, as parallel tests do: making is serialised by a
  * lock file (`<dir>.lock`), and a new PKI is written beside `dir` and renamed
  * into place, so a reader sees a whole PKI or none. A remade PKI keeps at least
@@ -300,6 +303,7 @@ export async function ensureDevPki(dir: string, options: { devices?: number; onM
     const pki = await readDevPki(dir).catch(() => undefined);
     if (!pki || !consistent(pki)) return { why: 'its files do not belong together' };
     if (expiresSoon(pki)) return { pki, why: 'it expires within a day' };
+    if (Date.parse(new NodeX509(pki.endpoint.cert).validFrom) > SIM_EPOCH_MS) return { pki, why: 'it is not valid at the simulator\'s epoch' };
     if (pki.devices.length < wanted) return { pki, why: `it has ${pki.devices.length} device certificates, ${wanted} wanted` };
     return { pki };
   };

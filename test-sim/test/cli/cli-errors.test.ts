@@ -29,6 +29,13 @@ test('a malformed scenario file is one line and exit 2', () => {
   assertUsageError(sim('--scenario', path), /duration must be a duration/);
 });
 
+test('a time-skew fault without a signed skew is one line and exit 2', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scenario-'));
+  const path = join(dir, 'skew.json');
+  writeFileSync(path, JSON.stringify({ faults: [{ at: '1m', kind: 'time-skew', for: '1m', skew: '400d' }] }));
+  assertUsageError(sim('--scenario', path), /faults\[0\]\.skew must be a signed duration like "\+3650d" or "-400d", got "400d"/);
+});
+
 test('a scenario config the firmware would refuse is one line and exit 2, before any run', () => {
   const dir = mkdtempSync(join(tmpdir(), 'scenario-'));
   const write = (name: string, config: unknown) => {

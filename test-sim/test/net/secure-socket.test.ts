@@ -6,10 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { generate, parser, type Packet } from 'mqtt-packet';
 import { createLocalEndpoint, type LocalEndpoint } from '../../endpoint/endpoint';
 import { findMosquitto, MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker } from '../../brokers/mosquitto';
-import { openSecureSocket, TlsSessionCache, type SecureConnectInfo, type SecureSocket, type SecureSocketOptions } from '../../net/secure';
+import { checkChainDates, openSecureSocket, TlsSessionCache, type SecureConnectInfo, type SecureSocket, type SecureSocketOptions } from '../../net/secure';
 import { generateDevPki, type Pki } from '../../../tools/provision/pki';
 import type { LinkError } from '../../../hal/types';
 import { deviceSocketOptions } from '../endpoint/support';
@@ -175,4 +176,33 @@ test('CONNECT over openSecureSocket gets CONNACK from mosquitto (TLS 1.2, requir
   } finally {
     await broker?.stop();
   }
+});
+
+test('the device clock checks every certificate of the chain as Mbed TLS does: expired, not yet valid, or no wall time at all', async () => {
+  const chain = [pki.endpoint.cert, pki.intermediateCa, pki.rootCa].map((pem) => new X509Certificate(pem).raw);
+  const root = new X509Certificate(pki.rootCa);
+  const from = Date.parse(root.validFrom);
+  const to = Date.parse(root.validTo);
+  assert.equal(checkChainDates(chain, from + 1000, 'x'), undefined);
+  assert.equal(checkChainDates(chain, to, 'x'), undefined, 'valid through its last second');
+  const expired = checkChainDates(chain, to + 1000, 'x')!;
+  assert.deepEqual([expired.category, expired.reason], ['tls-cert', 'time']);
+  assert.match(expired.message, /expired at the device clock/);
+  const early = checkChainDates(chain, from - 1000, 'x')!;
+  assert.deepEqual([early.category, early.reason], ['tls-cert', 'time']);
+  assert.match(early.message, /not yet valid/);
+  assert.match(checkChainDates(chain, NaN, 'x')!.message, /not yet valid at the device clock, not set/);
+});
+
+test('a handshake whose chain is out of date at the device clock fails tls-cert / time, though the host clock accepts it', async () => {
+  const to = Date.parse(new X509Certificate(pki.endpoint.cert).validTo);
+  const future = mqttSession(options({ deviceClock: () => to + 86_400_000 }), 'dated-1');
+  await future.settled;
+  assert.equal(future.info, undefined);
+  assert.deepEqual(future.errors.map((e) => [e.category, e.reason]), [['tls-cert', 'time']]);
+  const honest = mqttSession(options({ deviceClock: () => Date.now() }), 'dated-2');
+  await honest.settled;
+  assert.deepEqual(honest.errors, []);
+  assert.equal(honest.packets[0]?.cmd, 'connack');
+  honest.socket.close();
 });
