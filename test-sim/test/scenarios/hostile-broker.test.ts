@@ -16,6 +16,9 @@ test('a hostile broker (acks reordered, acks withheld, QoS 2 flood, PUBACK befor
 
   // Each rule the broker broke was seen, and answered with its own close reason while it was broken.
   assert.ok(stats!.reordered >= 1, `${stats!.reordered} PUBACKs reordered`);
+  // The device saw a later batch acknowledged before an earlier one, and consumed only the acknowledged prefix.
+  const acked = events.filter((e) => e.event === 'telemetry.acked' && e.t >= minutes(19) && e.t < minutes(34)).map((e) => Number(e.fields!.first));
+  assert.ok(acked.some((first, i) => i > 0 && first < acked[i - 1]), `acknowledged batches in order: ${acked.join(', ')}`);
   assert.ok(stats!.withheld >= 1 && stats!.released >= 1, `${stats!.withheld} PUBACKs withheld, ${stats!.released} released`);
   assert.ok(closed('puback-timeout', minutes(40), minutes(48)) >= 2, 'withheld PUBACKs close the connection at the PUBACK deadline (2 x 60 s keepalive)');
   assert.ok(stats!.flooded >= 40);
