@@ -26,6 +26,7 @@ export const EVENTS = Object.freeze({
   // firmware/time
   timeSynced: 'time.synced',
   timeRefused: 'time.refused',
+  timeKept: 'time.kept',
   // firmware/telemetry
   telemetryAcked: 'telemetry.acked',
   telemetryPublishError: 'telemetry.publish-error',

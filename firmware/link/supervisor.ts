@@ -178,8 +178,9 @@ export class LinkSupervisor {
         }
         this.time.sync((failure) => {
           if (this.state !== LinkState.TimeSync || this.stopping) return;
-          if (failure) this.fail(LinkEvent.TimeFailed, failure.link && failure.kind === 'unreachable' ? classifyLinkError(failure.link) : 'time', failure.message);
-          else this.move(LinkEvent.TimeSynced);
+          if (failure && this.time.usable()) this.hal.log.event('time.kept', { kind: failure.kind });
+          else if (failure) return this.fail(LinkEvent.TimeFailed, failure.link && failure.kind === 'unreachable' ? classifyLinkError(failure.link) : 'time', failure.message);
+          this.move(LinkEvent.TimeSynced);
         });
         return;
       case LinkState.TlsConnect:

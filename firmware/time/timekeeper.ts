@@ -13,7 +13,10 @@
  *   each at most once per sync. With one server, its reading is taken alone.
  * - The RTC is re-synced when it was never set, when it reads below the
  *   floor, after a certificate date failure (`distrust`), and every
- *   `resyncMs` (daily by default).
+ *   `resyncMs` (daily by default). Only the first three must succeed before
+ *   a connect (`usable`): a periodic re-sync that fails keeps the running
+ *   clock, so servers that fall below a last-known-good floor which a lie
+ *   once raised cannot cut the device off.
  * - Failure is typed (`TimeFailure`), never thrown.
  */
 import type { Clock, LinkError, LogValue, TimeReading } from '../../hal/types';
@@ -81,6 +84,11 @@ export class Timekeeper {
     // A wake from deep sleep has no sync tick: the RTC it kept is trusted until the daily re-sync is due by wall time.
     if (this.syncedAt === undefined) return this.lastGood === undefined || this.clock.wallTime()! - this.lastGood >= this.policy.resyncMs;
     return elapsed(this.clock.now(), this.syncedAt) >= this.policy.resyncMs;
+  }
+
+  /** True when the RTC clears the floor and no certificate date check has failed since the last sync. */
+  usable(): boolean {
+    return !this.distrusted && this.now() !== undefined;
   }
 
   /** A certificate date check failed: the clock may be wrong; sync before the next attempt. */
