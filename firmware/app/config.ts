@@ -76,20 +76,16 @@ export function resolveConfig(raw: unknown): DeviceConfig {
   const endpoint = str('endpoint', DEFAULTS.endpoint);
   const port = int('port', DEFAULTS.port, 1, 65535);
   const thing = str('thing', DEFAULTS.thing);
-  let alpn: string[];
-  if (r.alpn === undefined) alpn = port === 443 && profile === 'aws' ? ['x-amzn-mqtt-ca'] : [];
-  else if (Array.isArray(r.alpn) && r.alpn.every((p) => typeof p === 'string' && p.length > 0)) alpn = r.alpn as string[];
-  else alpn = fail('alpn', 'an array of protocol names');
-  let timeServers: string[];
-  if (r.timeServers === undefined) timeServers = DEFAULTS.timeServers.slice();
-  else if (Array.isArray(r.timeServers) && r.timeServers.length > 0 && r.timeServers.every((p) => typeof p === 'string' && p.length > 0)) timeServers = r.timeServers.slice() as string[];
-  else timeServers = fail('timeServers', 'a non-empty array of host names');
-  const c = (r.credentials ?? DEFAULTS.credentials) as Record<string, unknown>;
-  const credentials = {
-    ca: typeof c.ca === 'string' ? c.ca : fail('credentials', 'an object with ca, certificate and key names'),
-    certificate: typeof c.certificate === 'string' ? c.certificate : fail('credentials', 'an object with ca, certificate and key names'),
-    key: typeof c.key === 'string' ? c.key : fail('credentials', 'an object with ca, certificate and key names'),
+  /** A copy of an array of non-empty strings (at least `min`), the fallback when absent. */
+  const names = (key: string, fallback: readonly string[], min: number, want: string): string[] => {
+    const v = r[key] ?? fallback;
+    return Array.isArray(v) && v.length >= min && v.every((p) => typeof p === 'string' && p.length > 0) ? v.slice() : fail(key, want);
   };
+  const alpn = names('alpn', port === 443 && profile === 'aws' ? ['x-amzn-mqtt-ca'] : [], 0, 'an array of protocol names');
+  const timeServers = names('timeServers', DEFAULTS.timeServers, 1, 'a non-empty array of host names');
+  const c = (r.credentials ?? DEFAULTS.credentials) as Record<string, unknown>;
+  if (![c.ca, c.certificate, c.key].every((v) => typeof v === 'string')) fail('credentials', 'an object with ca, certificate and key names');
+  const credentials = { ca: c.ca as string, certificate: c.certificate as string, key: c.key as string };
   const sampleIntervalMs = int('sampleIntervalMs', DEFAULTS.sampleIntervalMs, 1000, 86_400_000);
   const b = (r.backoff ?? {}) as Record<string, unknown>;
   if (typeof b !== 'object' || b === null || Array.isArray(b)) fail('backoff', 'an object with baseMs, capMs and jitter');

@@ -131,9 +131,20 @@ export class MqttClient {
     return this.state === 'connected';
   }
 
+  /** CONNECT sent on a stream that is still open. */
+  private get open(): boolean {
+    return this.state === 'connecting' || this.state === 'connected';
+  }
+
+  /** A free packet id for a new request, or why there is none. */
+  private newPacketId(what: string): number | MqttError {
+    if (this.state !== 'connected') return new MqttError('not-connected', `${what} needs an open connection`);
+    return this.session.nextPacketId() ?? new MqttError('inflight-full', 'no packet identifier is free');
+  }
+
   /** Send CONNECT on a freshly opened stream. */
   start(stream: SecureStream): void {
-    if (this.state === 'connecting' || this.state === 'connected') throw new MqttError('invalid-argument', 'start while a connection is open');
+    if (this.open) throw new MqttError('invalid-argument', 'start while a connection is open');
     this.stream = stream;
     this.state = 'connecting';
     this.decoder.reset();
@@ -151,7 +162,7 @@ export class MqttClient {
 
   /** Bytes from the stream. */
   receive(bytes: Uint8Array): void {
-    if (this.state !== 'connecting' && this.state !== 'connected') return;
+    if (!this.open) return;
     let handlerError: unknown;
     const error = this.decoder.push(bytes, (packet) => {
       try {
@@ -167,7 +178,7 @@ export class MqttClient {
 
   /** The stream failed or the peer closed it. */
   streamFailed(error: LinkError): void {
-    if (this.state !== 'connecting' && this.state !== 'connected') return;
+    if (!this.open) return;
     this.stream = undefined;
     this.close('closed', `link ${error.category}: ${error.message}`, error);
   }
@@ -181,8 +192,9 @@ export class MqttClient {
       if (this.session.inflightCount >= this.session.maxInflight) {
         return new MqttError('inflight-full', `${this.session.inflightCount} QoS 1 messages already await PUBACK`);
       }
-      packetId = this.session.nextPacketId();
-      if (packetId === undefined) return new MqttError('inflight-full', 'no packet identifier is free');
+      const id = this.newPacketId('publish');
+      if (id instanceof MqttError) return id;
+      packetId = id;
     }
     const error = this.send({ type: 'publish', topic, payload, qos, retain, dup: false, packetId });
     if (error) return error;
@@ -196,9 +208,8 @@ export class MqttClient {
   subscribe(filters: readonly { topic: string; qos: QoS }[]): { packetId: number } | MqttError {
     const limit = checkSubscribe(this.profile, filters, this.activeSubscriptions + this.pendingCount());
     if (limit) return limit;
-    if (this.state !== 'connected') return new MqttError('not-connected', 'subscribe needs an open connection');
-    const packetId = this.session.nextPacketId();
-    if (packetId === undefined) return new MqttError('inflight-full', 'no packet identifier is free');
+    const packetId = this.newPacketId('subscribe');
+    if (packetId instanceof MqttError) return packetId;
     const error = this.send({ type: 'subscribe', packetId, subscriptions: filters });
     if (error) return error;
     this.session.awaitAck(packetId);
@@ -208,9 +219,8 @@ export class MqttClient {
 
   unsubscribe(topics: readonly string[]): { packetId: number } | MqttError {
     if (topics.length === 0) return new MqttError('invalid-argument', 'unsubscribe needs at least one filter');
-    if (this.state !== 'connected') return new MqttError('not-connected', 'unsubscribe needs an open connection');
-    const packetId = this.session.nextPacketId();
-    if (packetId === undefined) return new MqttError('inflight-full', 'no packet identifier is free');
+    const packetId = this.newPacketId('unsubscribe');
+    if (packetId instanceof MqttError) return packetId;
     const error = this.send({ type: 'unsubscribe', packetId, topics });
     if (error) return error;
     this.session.awaitAck(packetId);
@@ -225,7 +235,7 @@ export class MqttClient {
    */
   disconnect(): void {
     if (this.state === 'connected') this.send({ type: 'disconnect' });
-    if (this.state === 'connecting' || this.state === 'connected') this.close('disconnected', 'closed by the device', undefined, undefined, undefined, true);
+    if (this.open) this.close('disconnected', 'closed by the device', undefined, undefined, undefined, true);
   }
 
   private pendingCount(): number {
@@ -367,7 +377,7 @@ export class MqttClient {
   private arm(): void {
     if (this.timer !== undefined) this.options.timers.clear(this.timer);
     this.timer = undefined;
-    if (this.state !== 'connecting' && this.state !== 'connected') return;
+    if (!this.open) return;
     const now = this.options.clock.now();
     let wait = Infinity;
     if (this.replyDeadline !== undefined) wait = until(this.replyDeadline, now);
@@ -409,7 +419,7 @@ export class MqttClient {
   }
 
   private close(kind: CloseKind, message: string, link?: LinkError, returnCode?: number, decode?: DecodeErrorKind, keepStream = false): void {
-    if (this.state !== 'connecting' && this.state !== 'connected') return;
+    if (!this.open) return;
     this.state = 'closed';
     if (this.timer !== undefined) this.options.timers.clear(this.timer);
     this.timer = undefined;

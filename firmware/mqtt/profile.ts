@@ -71,6 +71,11 @@ function limit(message: string): MqttError {
   return new MqttError('limit', message);
 }
 
+/** `what` exceeds the profile's `max`. */
+function over(profile: BrokerProfile, what: string, max: number, per = ''): MqttError {
+  return limit(`${what}; ${profile.name} allows at most ${max}${per}`);
+}
+
 /** AWS clamps keepalive into 30..1200 s (0 becomes 1200); the device asks for what it will get. */
 export function clampKeepAlive(profile: BrokerProfile, seconds: number): number {
   if (profile.name === 'aws' && seconds === 0) return profile.maxKeepAliveS;
@@ -81,7 +86,7 @@ export function checkClientId(profile: BrokerProfile, clientId: string): MqttErr
   const bytes = utf8Length(clientId);
   if (bytes < 0) return limit('client id is not valid UTF-8');
   if (bytes === 0) return limit('client id is empty: AWS IoT uses it as the thing identity');
-  if (bytes > profile.maxClientIdBytes) return limit(`client id is ${bytes} bytes; ${profile.name} allows at most ${profile.maxClientIdBytes}`);
+  if (bytes > profile.maxClientIdBytes) return over(profile, `client id is ${bytes} bytes`, profile.maxClientIdBytes);
   if (profile.reservedClientIdPrefix !== undefined && clientId.startsWith(profile.reservedClientIdPrefix)) {
     return limit(`client id may not start with "${profile.reservedClientIdPrefix}" (reserved by ${profile.name})`);
   }
@@ -92,13 +97,11 @@ export function checkPublish(profile: BrokerProfile, topic: string, payloadBytes
   if (!isTopicName(topic)) return new MqttError('bad-topic', `publish topic "${topic}" is empty or contains + or #`);
   const bytes = utf8Length(topic);
   if (bytes < 0) return new MqttError('bad-utf8', 'publish topic is not valid UTF-8');
-  if (bytes > profile.maxTopicBytes) return limit(`topic is ${bytes} bytes; ${profile.name} allows at most ${profile.maxTopicBytes}`);
+  if (bytes > profile.maxTopicBytes) return over(profile, `topic is ${bytes} bytes`, profile.maxTopicBytes);
   let slashes = 0;
   for (let i = 0, n = topic.length; i < n; i++) if (codeAt(topic, i) === 0x2f) slashes++;
-  if (slashes > profile.maxTopicSlashes) return limit(`topic has ${slashes} slashes; ${profile.name} allows at most ${profile.maxTopicSlashes}`);
-  if (payloadBytes > profile.maxPayloadBytes) {
-    return limit(`payload is ${payloadBytes} bytes; ${profile.name} allows at most ${profile.maxPayloadBytes}`);
-  }
+  if (slashes > profile.maxTopicSlashes) return over(profile, `topic has ${slashes} slashes`, profile.maxTopicSlashes);
+  if (payloadBytes > profile.maxPayloadBytes) return over(profile, `payload is ${payloadBytes} bytes`, profile.maxPayloadBytes);
   if (qos !== 0 && qos !== 1 && qos !== 2) return new MqttError('bad-qos', `QoS ${qos} does not exist`);
   if (qos > profile.maxPublishQos) {
     return limit(profile.name === 'aws' ? 'QoS 2 is not supported by AWS IoT Core (no acknowledgement would come)' : 'this client publishes with QoS 0 or 1');
@@ -108,17 +111,13 @@ export function checkPublish(profile: BrokerProfile, topic: string, payloadBytes
 
 export function checkSubscribe(profile: BrokerProfile, filters: readonly { topic: string; qos: number }[], active: number): MqttError | undefined {
   if (filters.length === 0) return new MqttError('invalid-argument', 'subscribe needs at least one filter');
-  if (filters.length > profile.maxFiltersPerSubscribe) {
-    return limit(`${filters.length} filters in one SUBSCRIBE; ${profile.name} allows at most ${profile.maxFiltersPerSubscribe}`);
-  }
-  if (active + filters.length > profile.maxSubscriptions) {
-    return limit(`${active + filters.length} subscriptions; ${profile.name} allows at most ${profile.maxSubscriptions} per connection`);
-  }
+  if (filters.length > profile.maxFiltersPerSubscribe) return over(profile, `${filters.length} filters in one SUBSCRIBE`, profile.maxFiltersPerSubscribe);
+  if (active + filters.length > profile.maxSubscriptions) return over(profile, `${active + filters.length} subscriptions`, profile.maxSubscriptions, ' per connection');
   for (const { topic, qos } of filters) {
     if (!isTopicFilter(topic)) return new MqttError('bad-topic', `"${topic}" is not a valid topic filter`);
     const bytes = utf8Length(topic);
     if (bytes < 0) return new MqttError('bad-utf8', 'topic filter is not valid UTF-8');
-    if (bytes > profile.maxTopicBytes) return limit(`topic filter is ${bytes} bytes; ${profile.name} allows at most ${profile.maxTopicBytes}`);
+    if (bytes > profile.maxTopicBytes) return over(profile, `topic filter is ${bytes} bytes`, profile.maxTopicBytes);
     if (qos !== 0 && qos !== 1 && qos !== 2) return new MqttError('bad-qos', `QoS ${qos} does not exist`);
   }
   return undefined;
