@@ -123,30 +123,20 @@ export interface PowerInputs {
   keepAliveS: number;
 }
 
-function averages(p: EnergyProfile, i: PowerInputs): { alwaysMa: number; dutyMa: number } {
-  const ping = onlineUploadCharge(p, 2);
-  // Always connected: connected idle with automatic light sleep, an upload's bytes, a PINGREQ per keepalive.
-  const alwaysMa = p.connectedLightSleepMa + onlineUploadCharge(p, i.payloadBytes) / i.uploadIntervalMs + ping / (i.keepAliveS * 1000);
-  // Duty-cycled: deep sleep, a boot per sample, a full wake (join, handshake, round trips) per upload.
-  const dutyMa = p.deepSleepMa + (p.bootMs * p.bootMa) / i.sampleIntervalMs + wakeCharge(p, i.payloadBytes, true) / i.uploadIntervalMs;
-  return { alwaysMa, dutyMa };
-}
-
 /** Pick the cheaper mode for these intervals under profile `p`, and say where the break-even lies. */
 export function choosePowerMode(p: EnergyProfile, inputs: PowerInputs): PowerChoice {
-  const { alwaysMa, dutyMa } = averages(p, inputs);
-  // Duty's cost falls as 1/upload interval; find the interval where it meets always-connected.
-  let lo = 1000;
-  let hi = 7 * 86_400_000;
-  const cheaperDuty = (ms: number) => { const a = averages(p, { ...inputs, uploadIntervalMs: ms }); return a.dutyMa < a.alwaysMa; };
-  let breakEvenMs = Infinity;
-  if (cheaperDuty(hi)) {
-    for (let n = 0; n < 40; n++) {
-      const mid = (lo + hi) / 2;
-      if (cheaperDuty(mid)) hi = mid;
-      else lo = mid;
-    }
-    breakEvenMs = Math.round(hi);
-  }
+  // Each mode draws a base current plus a charge per upload spread over the upload interval.
+  // Always connected: connected idle with automatic light sleep and a PINGREQ per keepalive; an upload's bytes.
+  const alwaysBase = p.connectedLightSleepMa + onlineUploadCharge(p, 2) / (inputs.keepAliveS * 1000);
+  const alwaysPerUpload = onlineUploadCharge(p, inputs.payloadBytes);
+  // Duty-cycled: deep sleep and a boot per sample; a full wake (join, handshake, round trips) per upload.
+  const dutyBase = p.deepSleepMa + (p.bootMs * p.bootMa) / inputs.sampleIntervalMs;
+  const dutyPerUpload = wakeCharge(p, inputs.payloadBytes, true);
+  const alwaysMa = alwaysBase + alwaysPerUpload / inputs.uploadIntervalMs;
+  const dutyMa = dutyBase + dutyPerUpload / inputs.uploadIntervalMs;
+  // Duty-cycled draws less above the interval where the two meet, if its base is the lower one
+  // (none beyond 7 days, the longest upload interval the config takes).
+  const meet = Math.max(1000, (dutyPerUpload - alwaysPerUpload) / (alwaysBase - dutyBase));
+  const breakEvenMs = alwaysBase > dutyBase && meet <= 7 * 86_400_000 ? Math.round(meet) : Infinity;
   return { mode: dutyMa < alwaysMa ? 'duty' : 'always', alwaysMa, dutyMa, breakEvenMs };
 }
