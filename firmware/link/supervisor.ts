@@ -14,6 +14,7 @@
  * - `stop(onDone)` says goodbye when Online: MQTT DISCONNECT, then the
  *   stream's graceful `end` (close_notify, bounded wait), and only then the
  *   radio off; anywhere else it aborts at once. `onDone` runs once, after.
+ *   A goodbye from Online resets the failure counters (the session worked).
  */
 import type { Hal, LinkError, SecureStream, WifiHint } from '../../hal/types';
 import type { CloseReason, MqttClient } from '../mqtt/client';
@@ -94,6 +95,8 @@ export class LinkSupervisor {
       onDone();
     };
     if (this.state === LinkState.Online && stream) {
+      // A session the device ends itself worked: the next failure, hours or days later, starts the schedules over.
+      this.counters = freshCounters();
       this.client.disconnect(); // DISCONNECT queued; the client leaves the stream to us
       this.move(LinkEvent.Stop);
       stream.end(() => {

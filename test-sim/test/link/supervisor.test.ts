@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Hal, LinkError, SecureStreamOptions } from '../../../hal/types';
 import { LinkSupervisor } from '../../../firmware/link/supervisor';
-import { DEFAULT_POLICY } from '../../../firmware/link/decide';
+import { DEFAULT_POLICY, freshCounters } from '../../../firmware/link/decide';
 import { DEFAULT_TIME_POLICY, Timekeeper } from '../../../firmware/time/timekeeper';
 import { MqttClient } from '../../../firmware/mqtt/client';
 import { resolveConfig } from '../../../firmware/app/config';
@@ -64,6 +64,26 @@ test('the attempt counter resets only after the link stayed up stableMs (30 s)',
   r.time.advance(DEFAULT_POLICY.stableMs);
   r.drop();
   assert.deepEqual(r.attempts(), [1, 2, 1], 'a connection up 30 s resets it');
+});
+
+test('a goodbye from Online resets the attempt counters; a stop while backing off keeps them', () => {
+  const r = rig();
+  r.supervisor.start();
+  r.time.advance(1);
+  r.drop();
+  r.time.advance(1500);
+  r.drop();
+  assert.deepEqual(r.supervisor.exportState().counters.attempts.network, 2);
+  r.supervisor.stop();
+  assert.equal(r.supervisor.exportState().counters.attempts.network, 2, 'stopped in Backoff: the count survives the deep sleep');
+  const s = rig();
+  s.supervisor.start();
+  s.time.advance(1);
+  s.drop();
+  s.time.advance(1500);
+  assert.equal(s.supervisor.state, 'Online');
+  s.supervisor.stop();
+  assert.deepEqual(s.supervisor.exportState().counters, freshCounters(), 'a session the device ended itself worked');
 });
 
 test('two CONNECTs are never less than a second apart, whatever the random draw', () => {
