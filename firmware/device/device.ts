@@ -22,7 +22,7 @@ import type { Uploader } from '../telemetry/uploader';
 import { batchDue } from '../telemetry/batch';
 import { elapsed } from '../util/time';
 import { fromUtf8, toUtf8 } from '../util/text';
-import { DeviceEvent, DeviceState, nextDeviceState } from './states';
+import { nextDeviceState, type DeviceEvent, type DeviceState } from './states';
 
 /** The longest a duty-cycled wake stays up before it gives up and sleeps (a stuck handshake, a silent broker). */
 export const MAX_AWAKE_MS = 90_000;
@@ -74,7 +74,7 @@ export interface DeviceOptions {
 }
 
 export class Device {
-  state: DeviceState = DeviceState.Boot;
+  state: DeviceState = 'Boot';
   private readonly bootTick: number;
   private nextSampleAt: number | null = null;
   private awakeTimer: number | undefined;
@@ -96,7 +96,7 @@ export class Device {
     this.feed();
     if (this.hal.capabilities.watchdog) this.watchdogLoop();
     if (this.options.mode === 'always') {
-      this.move(DeviceEvent.Serve);
+      this.move('Serve');
       const sample = () => {
         this.takeSample();
         this.upload(false);
@@ -119,15 +119,15 @@ export class Device {
     const backoffOver = retained?.uploadNotBefore == null || (wall !== undefined && wall >= retained.uploadNotBefore);
     const needUpload = this.uploader.unsent() > 0 && (wall === undefined || this.due() || this.hal.power.bootReason !== 'deep-sleep');
     if (needUpload && backoffOver) {
-      this.move(DeviceEvent.Upload);
+      this.move('Upload');
       this.supervisor.start();
       this.awakeTimer = this.hal.timers.set(() => {
         this.awakeTimer = undefined;
         this.hal.log.event('power.awake-limit', { ms: MAX_AWAKE_MS, state: this.supervisor.state });
-        this.leave(DeviceEvent.AwakeLimit, null);
+        this.leave('AwakeLimit', null);
       }, MAX_AWAKE_MS);
     } else {
-      this.move(DeviceEvent.Rest);
+      this.move('Rest');
       this.deepSleep(this.nextSampleDelay(), backoffOver ? null : retained!.uploadNotBefore);
     }
   }
@@ -149,15 +149,15 @@ export class Device {
   backoff(delayMs: number): boolean {
     if (this.options.mode !== 'duty') return false;
     const wall = this.options.wallTime();
-    this.leave(DeviceEvent.Backoff, wall !== undefined ? wall + delayMs : null, delayMs);
+    this.leave('Backoff', wall !== undefined ? wall + delayMs : null, delayMs);
     return true;
   }
 
   /** Send due batches (all of them when `flush`); a duty-cycled device leaves once all are acknowledged. */
   private upload(flush: boolean): void {
     this.uploader.send(() => flush || this.due());
-    if (this.options.mode === 'duty' && this.state === DeviceState.Uploading && this.supervisor.state === 'Online' && this.uploader.idle) {
-      this.leave(DeviceEvent.Flushed, null);
+    if (this.options.mode === 'duty' && this.state === 'Uploading' && this.supervisor.state === 'Online' && this.uploader.idle) {
+      this.leave('Flushed', null);
     }
   }
 
@@ -192,7 +192,7 @@ export class Device {
     if (this.awakeTimer !== undefined) this.hal.timers.clear(this.awakeTimer);
     this.awakeTimer = undefined;
     this.supervisor.stop(() => {
-      this.move(DeviceEvent.Left);
+      this.move('Left');
       const sampleIn = this.nextSampleDelay();
       this.deepSleep(backoffMs === undefined ? sampleIn : Math.min(backoffMs, sampleIn), uploadNotBefore);
     });
@@ -214,7 +214,7 @@ export class Device {
       this.hal.power.deepSleep(sleepMs);
     } catch (error) {
       // Refused before anything stopped: the state is stored, so a restart loses nothing.
-      this.move(DeviceEvent.SleepRefused);
+      this.move('SleepRefused');
       this.hal.log.event('power.deep-sleep-refused', { ms: sleepMs, message: String((error as Error)?.message ?? error) });
       this.hal.power.restart();
     }
@@ -226,7 +226,7 @@ export class Device {
 
   private watchdogLoop(): void {
     this.hal.timers.set(() => {
-      if (this.state === DeviceState.Asleep || this.state === DeviceState.Restarting) return;
+      if (this.state === 'Asleep' || this.state === 'Restarting') return;
       this.feed();
       this.watchdogLoop();
     }, WATCHDOG_FEED_MS);

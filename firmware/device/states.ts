@@ -13,40 +13,20 @@
  *   Leaving --Left--> Asleep            the goodbye is done (DISCONNECT, close_notify, radio off)
  *   Asleep --SleepRefused--> Restarting deep sleep could not start: restart, state kept
  */
-export const DeviceState = Object.freeze({
-  Boot: 'Boot',
-  Uploading: 'Uploading',
-  Serving: 'Serving',
-  Leaving: 'Leaving',
-  Asleep: 'Asleep',
-  Restarting: 'Restarting',
-} as const);
-export type DeviceState = (typeof DeviceState)[keyof typeof DeviceState];
+/** Every event the device cycle reacts to (the list tests walk). */
+export const DEVICE_EVENTS = Object.freeze(['Rest', 'Upload', 'Serve', 'Flushed', 'Backoff', 'AwakeLimit', 'Left', 'SleepRefused'] as const);
+export type DeviceEvent = (typeof DEVICE_EVENTS)[number];
 
-export const DeviceEvent = Object.freeze({
-  Rest: 'Rest',
-  Upload: 'Upload',
-  Serve: 'Serve',
-  Flushed: 'Flushed',
-  Backoff: 'Backoff',
-  AwakeLimit: 'AwakeLimit',
-  Left: 'Left',
-  SleepRefused: 'SleepRefused',
-} as const);
-export type DeviceEvent = (typeof DeviceEvent)[keyof typeof DeviceEvent];
-
-const S = DeviceState;
-const E = DeviceEvent;
-
-export const DEVICE_TRANSITIONS: Readonly<Record<DeviceState, Readonly<Partial<Record<DeviceEvent, DeviceState>>>>> = Object.freeze({
-  [S.Boot]: Object.freeze({ [E.Rest]: S.Asleep, [E.Upload]: S.Uploading, [E.Serve]: S.Serving }),
-  [S.Uploading]: Object.freeze({ [E.Flushed]: S.Leaving, [E.Backoff]: S.Leaving, [E.AwakeLimit]: S.Leaving }),
-  [S.Serving]: Object.freeze({}),
-  [S.Leaving]: Object.freeze({ [E.Left]: S.Asleep }),
-  [S.Asleep]: Object.freeze({ [E.SleepRefused]: S.Restarting }),
-  [S.Restarting]: Object.freeze({}),
-});
+export const DEVICE_TRANSITIONS = Object.freeze({
+  Boot: Object.freeze({ Rest: 'Asleep', Upload: 'Uploading', Serve: 'Serving' }),
+  Uploading: Object.freeze({ Flushed: 'Leaving', Backoff: 'Leaving', AwakeLimit: 'Leaving' }),
+  Serving: Object.freeze({}),
+  Leaving: Object.freeze({ Left: 'Asleep' }),
+  Asleep: Object.freeze({ SleepRefused: 'Restarting' }),
+  Restarting: Object.freeze({}),
+} as const satisfies Record<string, Partial<Record<DeviceEvent, string>>>);
+export type DeviceState = keyof typeof DEVICE_TRANSITIONS;
 
 export function nextDeviceState(state: DeviceState, event: DeviceEvent): DeviceState | undefined {
-  return DEVICE_TRANSITIONS[state][event];
+  return (DEVICE_TRANSITIONS[state] as Partial<Record<DeviceEvent, DeviceState>>)[event];
 }

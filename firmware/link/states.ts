@@ -8,59 +8,35 @@
  * their own. The device's own cycle (sample, upload, sleep) is the device
  * table in firmware/device/states.ts; it starts and stops this one.
  */
-export const LinkState = Object.freeze({
-  Boot: 'Boot',
-  WifiJoin: 'WifiJoin',
-  TimeSync: 'TimeSync',
-  TlsConnect: 'TlsConnect',
-  MqttConnect: 'MqttConnect',
-  Online: 'Online',
-  Backoff: 'Backoff',
-  /** DISCONNECT sent, TLS close_notify and the socket draining (bounded), radio still on. */
-  Closing: 'Closing',
-  /** Stopped: nothing open, radio off. */
-  Sleep: 'Sleep',
-} as const);
-export type LinkState = (typeof LinkState)[keyof typeof LinkState];
+/**
+ * Every event the link reacts to. Code names states and events by these
+ * strings (the types check them); the list is what tests walk.
+ */
+export const LINK_EVENTS = Object.freeze([
+  'Start', 'WifiUp', 'WifiFailed', 'WifiLost', 'TimeSynced', 'TimeFailed', 'TlsUp', 'TlsFailed',
+  'MqttUp', 'MqttFailed', 'LinkLost', 'BackoffDone', 'Stop', 'Closed',
+] as const);
+export type LinkEvent = (typeof LINK_EVENTS)[number];
 
-export const LinkEvent = Object.freeze({
-  Start: 'Start',
-  WifiUp: 'WifiUp',
-  WifiFailed: 'WifiFailed',
-  WifiLost: 'WifiLost',
-  TimeSynced: 'TimeSynced',
-  TimeFailed: 'TimeFailed',
-  TlsUp: 'TlsUp',
-  TlsFailed: 'TlsFailed',
-  MqttUp: 'MqttUp',
-  MqttFailed: 'MqttFailed',
-  LinkLost: 'LinkLost',
-  BackoffDone: 'BackoffDone',
-  /** The device is done with the link (uploaded, or out of time). */
-  Stop: 'Stop',
-  /** The goodbye finished (or its bound ran out). */
-  Closed: 'Closed',
-} as const);
-export type LinkEvent = (typeof LinkEvent)[keyof typeof LinkEvent];
-
-const S = LinkState;
-const E = LinkEvent;
-
-/** Every legal move. A pair missing here is illegal. */
-export const TRANSITIONS: Readonly<Record<LinkState, Readonly<Partial<Record<LinkEvent, LinkState>>>>> = Object.freeze({
-  [S.Boot]: Object.freeze({ [E.Start]: S.WifiJoin }),
-  [S.WifiJoin]: Object.freeze({ [E.WifiUp]: S.TimeSync, [E.WifiFailed]: S.Backoff, [E.Stop]: S.Sleep }),
-  [S.TimeSync]: Object.freeze({ [E.TimeSynced]: S.TlsConnect, [E.TimeFailed]: S.Backoff, [E.WifiLost]: S.Backoff, [E.Stop]: S.Sleep }),
-  [S.TlsConnect]: Object.freeze({ [E.TlsUp]: S.MqttConnect, [E.TlsFailed]: S.Backoff, [E.WifiLost]: S.Backoff, [E.Stop]: S.Sleep }),
+/**
+ * The link's states, each with its legal moves. `Closing`: DISCONNECT sent, TLS
+ * close_notify and the socket draining (bounded), radio still on. `Sleep`:
+ * stopped, nothing open, radio off.
+ */
+export const TRANSITIONS = Object.freeze({
+  Boot: Object.freeze({ Start: 'WifiJoin' }),
+  WifiJoin: Object.freeze({ WifiUp: 'TimeSync', WifiFailed: 'Backoff', Stop: 'Sleep' }),
+  TimeSync: Object.freeze({ TimeSynced: 'TlsConnect', TimeFailed: 'Backoff', WifiLost: 'Backoff', Stop: 'Sleep' }),
+  TlsConnect: Object.freeze({ TlsUp: 'MqttConnect', TlsFailed: 'Backoff', WifiLost: 'Backoff', Stop: 'Sleep' }),
   // With MQTT up, a lost Wi-Fi closes the client first: MqttFailed or LinkLost, class `wifi`.
-  [S.MqttConnect]: Object.freeze({ [E.MqttUp]: S.Online, [E.MqttFailed]: S.Backoff, [E.Stop]: S.Sleep }),
-  [S.Online]: Object.freeze({ [E.LinkLost]: S.Backoff, [E.Stop]: S.Closing }),
-  [S.Backoff]: Object.freeze({ [E.BackoffDone]: S.WifiJoin, [E.Stop]: S.Sleep }),
-  [S.Closing]: Object.freeze({ [E.Closed]: S.Sleep }),
-  [S.Sleep]: Object.freeze({}),
-});
+  MqttConnect: Object.freeze({ MqttUp: 'Online', MqttFailed: 'Backoff', Stop: 'Sleep' }),
+  Online: Object.freeze({ LinkLost: 'Backoff', Stop: 'Closing' }),
+  Backoff: Object.freeze({ BackoffDone: 'WifiJoin', Stop: 'Sleep' }),
+  Closing: Object.freeze({ Closed: 'Sleep' }),
+  Sleep: Object.freeze({}),
+} as const satisfies Record<string, Partial<Record<LinkEvent, string>>>);
+export type LinkState = keyof typeof TRANSITIONS;
 
-/** The state after `event` in `state`, or undefined when the move is illegal. */
 export function next(state: LinkState, event: LinkEvent): LinkState | undefined {
-  return TRANSITIONS[state][event];
+  return (TRANSITIONS[state] as Partial<Record<LinkEvent, LinkState>>)[event];
 }

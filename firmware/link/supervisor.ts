@@ -24,7 +24,7 @@ import { createBackoff } from './backoff';
 import { classifyClose, classifyLinkError, type Failure } from './classify';
 import type { LinkConfig } from './config';
 import { DEFAULT_POLICY, decide, freshCounters, type FailureCounters, type LinkPolicy } from './decide';
-import { LinkEvent, LinkState, next } from './states';
+import { next, type LinkEvent, type LinkState } from './states';
 
 export interface SupervisorHooks {
   onOnline?(): void;
@@ -44,7 +44,7 @@ export interface SupervisorState {
 }
 
 export class LinkSupervisor {
-  state: LinkState = LinkState.Boot;
+  state: LinkState = 'Boot';
   /** Counters for reports. */
   readonly stats = { connects: 0, failures: 0, backoffMs: 0, transitions: 0 };
   private readonly policy: LinkPolicy;
@@ -72,7 +72,7 @@ export class LinkSupervisor {
 
   start(): void {
     this.stopping = false;
-    this.move(LinkEvent.Start);
+    this.move('Start');
   }
 
   /**
@@ -94,20 +94,20 @@ export class LinkSupervisor {
       }
       onDone();
     };
-    if (this.state === LinkState.Online && stream) {
+    if (this.state === 'Online' && stream) {
       // A session the device ends itself worked: the next failure, hours or days later, starts the schedules over.
       this.counters = freshCounters();
       this.client.disconnect(); // DISCONNECT queued; the client leaves the stream to us
-      this.move(LinkEvent.Stop);
+      this.move('Stop');
       stream.end(() => {
-        this.move(LinkEvent.Closed);
+        this.move('Closed');
         finish();
       });
       return;
     }
-    if (this.client.connected || this.state === LinkState.MqttConnect) this.client.disconnect();
+    if (this.client.connected || this.state === 'MqttConnect') this.client.disconnect();
     stream?.close();
-    this.move(LinkEvent.Stop);
+    this.move('Stop');
     finish();
   }
 
@@ -126,13 +126,13 @@ export class LinkSupervisor {
     if (this.stopping) return;
     this.stream = undefined; // the client closed it
     const failure = classifyClose(reason);
-    if (this.state === LinkState.MqttConnect) this.fail(LinkEvent.MqttFailed, failure, reason.message);
-    else if (this.state === LinkState.Online) this.fail(LinkEvent.LinkLost, failure, reason.message);
+    if (this.state === 'MqttConnect') this.fail('MqttFailed', failure, reason.message);
+    else if (this.state === 'Online') this.fail('LinkLost', failure, reason.message);
   }
 
   /** The MQTT client reports CONNACK accepted (wire it to the client's onConnected). */
   mqttConnected(): void {
-    if (this.move(LinkEvent.MqttUp)) {
+    if (this.move('MqttUp')) {
       this.onlineSince = this.hal.clock.now();
       this.hooks.onOnline?.();
     }
@@ -154,9 +154,9 @@ export class LinkSupervisor {
 
   private enter(state: LinkState): void {
     switch (state) {
-      case LinkState.WifiJoin:
+      case 'WifiJoin':
         if (this.wifiUp) {
-          this.move(LinkEvent.WifiUp);
+          this.move('WifiUp');
           return;
         }
         this.hal.wifi.join({
@@ -166,27 +166,27 @@ export class LinkSupervisor {
             this.hint = hint;
             this.wifiUp = true;
             this.counters.attempts.wifi = 0;
-            this.move(LinkEvent.WifiUp);
+            this.move('WifiUp');
           },
           onError: (error) => {
-            if (!this.stopping) this.fail(LinkEvent.WifiFailed, classifyLinkError(error), error.message);
+            if (!this.stopping) this.fail('WifiFailed', classifyLinkError(error), error.message);
           },
           onLost: (error) => this.wifiLost(error),
         });
         return;
-      case LinkState.TimeSync:
+      case 'TimeSync':
         if (!this.time.needsSync()) {
-          this.move(LinkEvent.TimeSynced);
+          this.move('TimeSynced');
           return;
         }
         this.time.sync((failure) => {
-          if (this.state !== LinkState.TimeSync || this.stopping) return;
+          if (this.state !== 'TimeSync' || this.stopping) return;
           if (failure && this.time.usable()) this.hal.log.event('time.kept', { kind: failure.kind });
-          else if (failure) return this.fail(LinkEvent.TimeFailed, failure.link && failure.kind === 'unreachable' ? classifyLinkError(failure.link) : 'time', failure.message);
-          this.move(LinkEvent.TimeSynced);
+          else if (failure) return this.fail('TimeFailed', failure.link && failure.kind === 'unreachable' ? classifyLinkError(failure.link) : 'time', failure.message);
+          this.move('TimeSynced');
         });
         return;
-      case LinkState.TlsConnect:
+      case 'TlsConnect':
         this.connect();
         return;
       default:
@@ -211,7 +211,7 @@ export class LinkSupervisor {
       credentials,
       timeoutMs: this.policy.tlsTimeoutMs,
       onConnect: () => {
-        if (this.stream !== stream || !this.move(LinkEvent.TlsUp)) return;
+        if (this.stream !== stream || !this.move('TlsUp')) return;
         this.time.confirm(); // certificate dates held at this clock
         this.client.start(stream);
       },
@@ -220,9 +220,9 @@ export class LinkSupervisor {
       },
       onError: (error) => {
         if (this.stream !== stream) return;
-        if (this.state === LinkState.TlsConnect) {
+        if (this.state === 'TlsConnect') {
           this.stream = undefined;
-          this.fail(LinkEvent.TlsFailed, classifyLinkError(error), error.message);
+          this.fail('TlsFailed', classifyLinkError(error), error.message);
         } else {
           this.client.streamFailed(error);
         }
@@ -238,13 +238,13 @@ export class LinkSupervisor {
     this.stream = undefined;
     stream?.close();
     // With MQTT up the client's close moves the link (MqttFailed, LinkLost) with the `wifi` class.
-    if (this.state === LinkState.Online || this.state === LinkState.MqttConnect) this.client.streamFailed(error);
-    else if (this.state === LinkState.TimeSync || this.state === LinkState.TlsConnect) this.fail(LinkEvent.WifiLost, 'wifi', error.message);
+    if (this.state === 'Online' || this.state === 'MqttConnect') this.client.streamFailed(error);
+    else if (this.state === 'TimeSync' || this.state === 'TlsConnect') this.fail('WifiLost', 'wifi', error.message);
   }
 
   private fail(event: LinkEvent, failure: Failure, message: string): void {
     this.stats.failures++;
-    const onlineMs = this.state === LinkState.Online && this.onlineSince !== undefined ? elapsed(this.hal.clock.now(), this.onlineSince) : undefined;
+    const onlineMs = this.state === 'Online' && this.onlineSince !== undefined ? elapsed(this.hal.clock.now(), this.onlineSince) : undefined;
     if (!this.move(event)) return;
     this.onlineSince = undefined;
     const d = decide(failure, this.counters, this.policy, { onlineMs, random32: this.hal.entropy.random32() });
@@ -269,7 +269,7 @@ export class LinkSupervisor {
       this.hal.wifi.leave();
     }
     if (!this.wifiUp && this.hooks.onBackoff?.(d.delayMs)) return;
-    this.wait(d.delayMs, () => this.move(LinkEvent.BackoffDone));
+    this.wait(d.delayMs, () => this.move('BackoffDone'));
   }
 
   private wait(ms: number, then: () => void): void {

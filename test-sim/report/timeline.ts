@@ -8,7 +8,7 @@
  */
 import { EVENTS } from '../../hal/events';
 import type { RecordedEvent } from '../device/host';
-import { LinkState } from '../../firmware/link/states';
+import { TRANSITIONS, type LinkState } from '../../firmware/link/states';
 import type { SimResult } from '../sim';
 
 /** [from, to) in virtual ms, one state. */
@@ -88,7 +88,7 @@ export interface Timeline {
 /** What the state lane draws: the firmware's link states, and `Off` (not powered: before boot, after a power cut) and `Crashed` from host events. */
 export type ReportState = LinkState | 'Off' | 'Crashed';
 /** In legend order: the firmware's own list (firmware/link/states.ts), then the host's two. */
-export const LINK_STATES: readonly ReportState[] = [...Object.values(LinkState), 'Off', 'Crashed'];
+export const LINK_STATES: readonly ReportState[] = [...(Object.keys(TRANSITIONS) as LinkState[]), 'Off', 'Crashed'];
 export const RADIO_STATES = ['off', 'joining', 'associated'] as const;
 
 /** Most points the energy trace keeps in report.json. */
