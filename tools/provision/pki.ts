@@ -32,7 +32,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Backdating absorbs clock skew between the machine that signs and the one that checks. */
 const BACKDATE_MS = 60 * 60 * 1000;
 
-const RSA: webcrypto.RsaHashedKeyGenParams = {
+export const RSA: webcrypto.RsaHashedKeyGenParams = {
   name: 'RSASSA-PKCS1-v1_5',
   hash: 'SHA-256',
   modulusLength: 2048,
@@ -40,7 +40,7 @@ const RSA: webcrypto.RsaHashedKeyGenParams = {
 };
 
 /** ECDSA with SHA-256 on P-256 (secp256r1), the curve AWS IoT and mbedTLS's PSA drivers support in hardware. */
-const EC: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+export const EC: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 
 /** The kinds of device key: `rsa` is RSA-2048, `ec` is ECDSA P-256. */
 export type DeviceKeyType = 'rsa' | 'ec';

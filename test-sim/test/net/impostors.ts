@@ -17,7 +17,7 @@ import { webcrypto } from 'node:crypto';
 import net from 'node:net';
 import * as x509 from '@peculiar/x509';
 import { createLocalEndpoint, type LocalEndpoint, type LocalEndpointOptions } from '../../endpoint/endpoint';
-import { AWS_MQTT_ALPN, DEFAULT_ENDPOINT_NAME, wildcardFor, type DeviceCredentials, type Pki, type ServerCredentials } from '../../../tools/provision/pki';
+import { AWS_MQTT_ALPN, DEFAULT_ENDPOINT_NAME, EC, RSA, wildcardFor, type DeviceCredentials, type Pki, type ServerCredentials } from '../../../tools/provision/pki';
 import type { CertFailure, LinkErrorCategory } from '../../../hal/types';
 
 x509.cryptoProvider.set(webcrypto as unknown as ReturnType<typeof x509.cryptoProvider.get>);
@@ -26,13 +26,8 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const HOUR_MS = 60 * 60 * 1000;
-const RSA_SHA256: webcrypto.RsaHashedKeyGenParams = {
-  name: 'RSASSA-PKCS1-v1_5',
-  hash: 'SHA-256',
-  modulusLength: 2048,
-  publicExponent: new Uint8Array([1, 0, 1]),
-};
-const EC_P256: webcrypto.EcKeyGenParams & { hash: string } = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const RSA_SHA256 = RSA;
+const EC_P256 = EC;
 
 /** The fixture's PKI: a `Pki` for createLocalEndpoint plus what only impostors need. */
 export interface FixturePki extends Pki {
