@@ -13,8 +13,8 @@
  *   Leaving --Left--> Asleep            the goodbye is done (DISCONNECT, close_notify, radio off)
  *   Asleep --SleepRefused--> Restarting deep sleep could not start: restart, state kept
  */
-/** Every event the device cycle reacts to (the list tests walk). */
-export const DEVICE_EVENTS = Object.freeze(['Rest', 'Upload', 'Serve', 'Flushed', 'Backoff', 'AwakeLimit', 'Left', 'SleepRefused'] as const);
+/** Every event the device cycle reacts to (the readonly list tests walk; the firmware never reads it). */
+export const DEVICE_EVENTS = ['Rest', 'Upload', 'Serve', 'Flushed', 'Backoff', 'AwakeLimit', 'Left', 'SleepRefused'] as const;
 export type DeviceEvent = (typeof DEVICE_EVENTS)[number];
 
 export const DEVICE_TRANSITIONS = Object.freeze({
