@@ -1,5 +1,7 @@
 /**
- * MQTT 3.1.1 packet encoder. Size a packet with `sizeOf`, then `encode` it into
+ * MQTT 3.1.1 packet encoder for the packets a client sends (CONNECT, PUBLISH,
+ * PUBACK, PUBREC, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT; the
+ * broker's, test-sim/test/mqtt/broker-codec.ts). Size a packet with `sizeOf`, then `encode` it into
  * a buffer the caller owns; neither allocates (indexed loops, no iterators)
  * unless it throws. Both validate every field
  * against MQTT 3.1.1 and throw `MqttError` on misuse ('invalid-argument',
@@ -80,9 +82,7 @@ export function encode(packet: Packet, out: Uint8Array, offset = 0): number {
       break;
     case 'puback':
     case 'pubrec':
-    case 'pubrel':
     case 'pubcomp':
-    case 'unsuback':
       p = writeU16(out, p, packet.packetId);
       break;
     case 'subscribe':
@@ -97,7 +97,6 @@ export function encode(packet: Packet, out: Uint8Array, offset = 0): number {
       for (let i = 0; i < packet.topics.length; i++) p = writeString(out, p, packet.topics[i]);
       break;
     case 'pingreq':
-    case 'pingresp':
     case 'disconnect':
       break;
   }
@@ -111,13 +110,10 @@ function firstByte(packet: Packet): number | undefined {
     case 'publish': return 0x30 | (packet.dup ? 0x08 : 0) | (packet.qos << 1) | (packet.retain ? 0x01 : 0);
     case 'puback': return 0x40;
     case 'pubrec': return 0x50;
-    case 'pubrel': return 0x62;
     case 'pubcomp': return 0x70;
     case 'subscribe': return 0x82;
     case 'unsubscribe': return 0xa2;
-    case 'unsuback': return 0xb0;
     case 'pingreq': return 0xc0;
-    case 'pingresp': return 0xd0;
     case 'disconnect': return 0xe0;
     default: return undefined;
   }
@@ -162,9 +158,7 @@ function remainingLength(packet: Packet): number {
     }
     case 'puback':
     case 'pubrec':
-    case 'pubrel':
     case 'pubcomp':
-    case 'unsuback':
       checkPacketId(packet.packetId);
       length = 2;
       break;
@@ -196,7 +190,6 @@ function remainingLength(packet: Packet): number {
       break;
     }
     case 'pingreq':
-    case 'pingresp':
     case 'disconnect':
       length = 0;
       break;

@@ -1,7 +1,7 @@
 /**
  * The broker's halves of the MQTT 3.1.1 codec, which the device never needs:
  * parsing CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT, encoding
- * CONNACK and SUBACK. With them, `encode`/`sizeOf`/`MqttDecoder` here cover
+ * CONNACK, PUBREL (a client publishes at QoS 0 or 1), SUBACK, UNSUBACK and PINGRESP. With them, `encode`/`sizeOf`/`MqttDecoder` here cover
  * every packet type, so the fixture, differential and fuzz tests round-trip
  * all of MQTT through the firmware's code plus these halves. Same contracts
  * as firmware/mqtt/codec.ts and decoder.ts.
@@ -26,8 +26,15 @@ function brokerLength(packet: Packet): number | undefined {
     for (const code of granted) if (code !== 0 && code !== 1 && code !== 2 && code !== 0x80) invalid(`suback return code ${code} is reserved [MQTT-3.9.3-2]`);
     return 2 + granted.length;
   }
-  return undefined;
+  if (packet.type === 'pubrel' || packet.type === 'unsuback') {
+    checkPacketId(packet.packetId);
+    return 2;
+  }
+  return packet.type === 'pingresp' ? 0 : undefined;
 }
+
+/** Fixed header byte 1 of the broker-only packets (§2.2, Table 2.2). */
+const FIRST_BYTE: Partial<Record<Packet['type'], number>> = { connack: 0x20, pubrel: 0x62, suback: 0x90, unsuback: 0xb0, pingresp: 0xd0 };
 
 export function sizeOf(packet: Packet): number {
   const length = brokerLength(packet);
@@ -42,7 +49,7 @@ export function encode(packet: Packet, out: Uint8Array, offset = 0): number {
   const size = 1 + remainingLengthSize(length) + length;
   if (out.length - offset < size) throw new MqttError('buffer-too-small', `${packet.type} needs ${size} bytes, ${out.length - offset} available`);
   let p = offset;
-  out[p++] = packet.type === 'connack' ? 0x20 : 0x90;
+  out[p++] = FIRST_BYTE[packet.type]!;
   if (length >= 0x80) throw new Error('broker-codec: a suback of more than 125 codes is not needed by the tests');
   out[p++] = length;
   if (packet.type === 'connack') {
@@ -51,6 +58,8 @@ export function encode(packet: Packet, out: Uint8Array, offset = 0): number {
   } else if (packet.type === 'suback') {
     p = writeU16(out, p, packet.packetId);
     for (const code of packet.granted) out[p++] = code;
+  } else if (packet.type === 'pubrel' || packet.type === 'unsuback') {
+    p = writeU16(out, p, packet.packetId);
   }
   return p - offset;
 }
