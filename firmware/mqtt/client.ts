@@ -218,7 +218,6 @@ export class MqttClient {
   }
 
   unsubscribe(topics: readonly string[]): { packetId: number } | MqttError {
-    if (topics.length === 0) return new MqttError('invalid-argument', 'unsubscribe needs at least one filter');
     const packetId = this.newPacketId('unsubscribe');
     if (packetId instanceof MqttError) return packetId;
     const error = this.send({ type: 'unsubscribe', packetId, topics });

@@ -206,6 +206,25 @@ test('the AWS profile refuses what AWS IoT Core would refuse, before sending', (
   assert.throws(() => new MqttClient({ clock: new FakeTime().clock, timers: new FakeTime().timers_, clientId: 'x'.repeat(129), keepAliveS: 60 }), /at most 128/);
 });
 
+test('what MQTT forbids in SUBSCRIBE and UNSUBSCRIBE comes back from the encoder as invalid-argument, before anything is sent', () => {
+  const { client, stream, connect } = setup();
+  connect();
+  stream.take();
+  for (const r of [
+    client.subscribe([]),
+    client.subscribe([{ topic: 'a/#/b', qos: 0 }]),
+    client.subscribe([{ topic: 'a\ud800', qos: 0 }]),
+    client.subscribe([{ topic: 'a', qos: 3 as 0 }]),
+    client.unsubscribe([]),
+    client.unsubscribe(['a/#/b']),
+  ]) {
+    assert.ok(r instanceof MqttError && r.kind === 'invalid-argument', String(r instanceof Error ? r.message : JSON.stringify(r)));
+  }
+  assert.equal(stream.take().length, 0, 'nothing was sent');
+  assert.ok(!(client.subscribe([{ topic: 'a/+', qos: 1 }]) instanceof MqttError), 'a valid SUBSCRIBE still goes out');
+  assert.equal(stream.take().length, 1);
+});
+
 test('at most 100 QoS 1 messages in flight with the AWS profile; 50 subscriptions per connection', () => {
   const { client, connect } = setup();
   connect();
