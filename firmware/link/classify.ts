@@ -19,21 +19,23 @@ export type Failure =
   | 'keepalive'       // half-open link detected by a missing PINGRESP
   | 'broker-closed';  // the broker closed an established connection (includes a client-id takeover)
 
+/** The failure class of every link error category but 'tls-cert', which its reason decides. */
+const BY_CATEGORY: Readonly<Record<Exclude<LinkError['category'], 'tls-cert'>, Failure>> = {
+  wifi: 'wifi',
+  dns: 'dns',
+  tcp: 'tcp',
+  timeout: 'timeout',
+  'tls-handshake': 'tls-network',
+  'tls-alert': 'credentials',
+  alpn: 'credentials',
+  closed: 'broker-closed',
+};
+
+/** A certificate refused for its dates (reason 'time') is 'clock'; refused for anything else, 'credentials'. */
 export function classifyLinkError(error: LinkError): Failure {
-  switch (error.category) {
-    case 'wifi': return 'wifi';
-    case 'dns': return 'dns';
-    case 'tcp': return 'tcp';
-    case 'timeout': return 'timeout';
-    case 'tls-handshake': return 'tls-network';
-    case 'tls-cert': return error.reason === 'time' ? 'clock' : 'credentials';
-    case 'tls-alert':
-    case 'alpn': return 'credentials';
-    case 'closed': return 'broker-closed';
-  }
+  return error.category === 'tls-cert' ? (error.reason === 'time' ? 'clock' : 'credentials') : BY_CATEGORY[error.category];
 }
 
-/** Exhaustive over `CloseKind`: a new kind does not compile until it is classed here. */
 export function classifyClose(reason: CloseReason): Failure {
   switch (reason.kind) {
     case 'closed': return reason.link ? classifyLinkError(reason.link) : 'broker-closed';

@@ -140,15 +140,7 @@ export type PacketType = Packet['type'];
 
 /** Names of CONNACK return codes for logs (Table 3.1). */
 export function describeReturnCode(code: number): string {
-  switch (code) {
-    case 0: return 'accepted';
-    case 1: return 'unacceptable protocol version';
-    case 2: return 'identifier rejected';
-    case 3: return 'server unavailable';
-    case 4: return 'bad user name or password';
-    case 5: return 'not authorized';
-    default: return 'reserved';
-  }
+  return ['accepted', 'unacceptable protocol version', 'identifier rejected', 'server unavailable', 'bad user name or password', 'not authorized'][code] ?? 'reserved';
 }
 
 /**
