@@ -718,7 +718,11 @@ export class TelemetryQueue {
       dropTotal = Math.max(dropTotal, readU32(buf, at + 4));
       dropAcked = Math.max(dropAcked, readU32(buf, at + 8));
     };
-    /** Walk a whole block; returns the data ids seen. */
+    /**
+     * Walk a whole block; returns the data ids seen as runs of consecutive ids,
+     * [first, last, first, last, ...]: a few numbers a block instead of one per
+     * record (a full region holds thousands).
+     */
     const walkBlock = (block: Block, index: number): number[] => {
       const ids: number[] = [];
       const buf = this.read(index, size);
@@ -729,7 +733,8 @@ export class TelemetryQueue {
           block.lastId = id;
           block.count++;
           block.bytes += recordSize;
-          ids.push(id);
+          if (ids.length && ids[ids.length - 1] + 1 === id) ids[ids.length - 1] = id;
+          else ids.push(id, id);
           return;
         }
         next = Math.max(next, id);
@@ -771,7 +776,7 @@ export class TelemetryQueue {
     }
     this.sortOrder();
     const headerFloor = floor;
-    /** Data ids seen, per block: walked blocks only, in the order walked. */
+    /** Data ids seen, per block, as runs (walkBlock): walked blocks only, in the order walked. */
     const seen: number[][] = [];
     this.order.forEach((index, k) => {
       const block = this.blocks[index];
@@ -795,10 +800,11 @@ export class TelemetryQueue {
     // to the next append), so every id up to `next - 1` without a valid record
     // is lost: before the oldest record, between records, after the newest.
     let previous = floor;
-    for (const ids of seen) {
-      for (const id of ids) {
-        if (id > previous + 1) this.markLost(previous + 1, id - 1);
-        previous = Math.max(previous, id);
+    for (const runs of seen) {
+      for (let i = 0; i < runs.length; i += 2) {
+        // The ids of a run after its first follow one another: only the first can open a gap.
+        if (runs[i] > previous + 1) this.markLost(previous + 1, runs[i] - 1);
+        previous = Math.max(previous, runs[i + 1]);
       }
     }
     if (this.next - 1 > previous) this.markLost(previous + 1, this.next - 1);
