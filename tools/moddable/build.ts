@@ -196,6 +196,8 @@ export interface PlanOptions {
   generateOnly?: boolean;
   /** The build's time (default Date.now()), passed as buildTimeMs unless the command line gives one. */
   now?: number;
+  /** Another entry manifest (one that includes manifests/simulator.json or esp32.json), e.g. to set `creation`. */
+  manifest?: string;
 }
 
 /** The credential store a build writes: the simulator's directory, or a board's NVS partition image. */
@@ -349,7 +351,7 @@ export function planBuild(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = p
   const generateOnly = planOptions.generateOnly || credentialsOnly;
   const args = [...(release ? [] : ['-d']), ...(generateOnly ? [] : ['-m']), '-p', platform];
   if (mode !== 'flash-esp32' && !generateOnly) args.push('-t', 'build');
-  args.push('-o', outputDir, join(ROOT, 'manifests', isBoard ? 'esp32.json' : 'simulator.json'));
+  args.push('-o', outputDir, planOptions.manifest ?? join(ROOT, 'manifests', isBoard ? 'esp32.json' : 'simulator.json'));
   for (const [key, value] of config) args.push(`${key}=${value}`);
 
   const artifact = isBoard
