@@ -19,6 +19,11 @@ import { utf8Length, utf8Write } from './utf8';
 /** Largest remaining length the 4-byte variable length can carry (§2.2.3). */
 export const MAX_REMAINING_LENGTH = 268_435_455;
 
+/** Fixed header byte 1, type and flags, of each packet a client sends but PUBLISH, whose flags vary (§2.2, Table 2.2) [MQTT-2.2.2-1]. */
+const FIRST_BYTE: Readonly<Partial<Record<Packet['type'], number>>> = {
+  connect: 0x10, puback: 0x40, pubrec: 0x50, pubcomp: 0x70, subscribe: 0x82, unsubscribe: 0xa2, pingreq: 0xc0, disconnect: 0xe0,
+};
+
 /** Bytes the remaining-length field takes for `length` (1..4). */
 export function remainingLengthSize(length: number): number {
   return length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x20_0000 ? 3 : 4;
@@ -44,7 +49,9 @@ export function encode(packet: Packet, out: Uint8Array, offset = 0): number {
   }
 
   let p = offset;
-  out[p++] = firstByte(packet)!;
+  out[p++] = packet.type === 'publish'
+    ? 0x30 | (packet.dup ? 0x08 : 0) | (packet.qos << 1) | (packet.retain ? 0x01 : 0)
+    : FIRST_BYTE[packet.type]!;
   let rest = length;
   do {
     const digit = rest % 0x80;
@@ -101,22 +108,6 @@ export function encode(packet: Packet, out: Uint8Array, offset = 0): number {
       break;
   }
   return p - offset;
-}
-
-/** Fixed header byte 1: type and flags (§2.2, Table 2.2) [MQTT-2.2.2-1]. */
-function firstByte(packet: Packet): number | undefined {
-  switch (packet.type) {
-    case 'connect': return 0x10;
-    case 'publish': return 0x30 | (packet.dup ? 0x08 : 0) | (packet.qos << 1) | (packet.retain ? 0x01 : 0);
-    case 'puback': return 0x40;
-    case 'pubrec': return 0x50;
-    case 'pubcomp': return 0x70;
-    case 'subscribe': return 0x82;
-    case 'unsubscribe': return 0xa2;
-    case 'pingreq': return 0xc0;
-    case 'disconnect': return 0xe0;
-    default: return undefined;
-  }
 }
 
 /** Validates `packet` and returns its remaining length. */
