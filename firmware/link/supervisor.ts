@@ -20,7 +20,6 @@ import type { Hal, LinkError, SecureStream, WifiHint } from '../../hal/types';
 import type { CloseReason, MqttClient } from '../mqtt/client';
 import type { Timekeeper } from '../time/timekeeper';
 import { elapsed } from '../util/time';
-import { createBackoff } from './backoff';
 import { classifyClose, classifyLinkError, type Failure } from './classify';
 import type { LinkConfig } from './config';
 import { DEFAULT_POLICY, decide, freshCounters, type FailureCounters, type LinkPolicy } from './decide';
@@ -65,9 +64,8 @@ export class LinkSupervisor {
     private readonly hooks: SupervisorHooks = {},
     policy: LinkPolicy = DEFAULT_POLICY,
   ) {
-    const network = { ...policy.network, ...config.backoff };
-    createBackoff(network); // throws RangeError for an impossible schedule (resolveConfig refuses it first)
-    this.policy = { ...policy, network };
+    // config.backoff is resolveConfig's: an impossible schedule never gets here.
+    this.policy = { ...policy, network: { ...policy.network, ...config.backoff } };
   }
 
   start(): void {
