@@ -7,7 +7,7 @@
  */
 import type { LinkConfig } from '../link/config';
 import { DEFAULT_POLICY } from '../link/decide';
-import { PROFILES, checkPublish, type ProfileName } from '../mqtt/profile';
+import { PROFILES, checkClientId, checkPublish, type ProfileName } from '../mqtt/profile';
 
 export interface DeviceConfig extends LinkConfig {
   /** Telemetry topic; `{thing}` is replaced. AWS guidance: `dt/<app>/<thing>/<type>`. */
@@ -76,6 +76,8 @@ export function resolveConfig(raw: unknown): DeviceConfig {
   const endpoint = str('endpoint', DEFAULTS.endpoint);
   const port = int('port', DEFAULTS.port, 1, 65535);
   const thing = str('thing', DEFAULTS.thing);
+  const idError = checkClientId(PROFILES[profile], thing);
+  if (idError) throw new ConfigError(`config.thing "${thing}": ${idError.message}`);
   /** A copy of an array of non-empty strings (at least `min`), the fallback when absent. */
   const names = (key: string, fallback: readonly string[], min: number, want: string): string[] => {
     const v = r[key] ?? fallback;

@@ -45,6 +45,8 @@ test('a scenario config the firmware would refuse is one line and exit 2, before
   assertUsageError(sim('--scenario', write('port.json', { port: 'abc' })), /scenario .*port\.json: config\.port must be an integer from 1 to 65535, got "abc"/);
   assertUsageError(sim('--scenario', write('backoff.json', { backoff: { baseMs: 5000, capMs: 1000 } })), /config\.backoff capMs \(1000\) must be at least baseMs \(5000\)/);
   assertUsageError(sim('--scenario', write('typo.json', { keepAlive: 60 })), /config\.keepAlive is not a device configuration key/);
+  assertUsageError(sim('--scenario', write('thing.json', { thing: '$aws-thing' })), /config\.thing "\$aws-thing": client id may not start with "\$"/);
+  assertUsageError(sim('--scenario', write('long.json', { thing: 'x'.repeat(129) })), /config\.thing "x+": client id is 129 bytes/);
 });
 
 test('--help documents every option', () => {
