@@ -170,7 +170,7 @@ export const MEASURED = Object.freeze({
   /** One XS meter unit: 2.57 ns of host CPU (the codec's encode loop in mcsim against xsnap's 7,166 units an encode) x 61.5. */
   xsNsPerUnit: 158,
   /** Mean XS meter units per firmware event, the boot delivery included (npm run bench engine section, 6 duty-cycled hours in XS). */
-  xsUnitsPerEvent: 186_721,
+  xsUnitsPerEvent: 130_773,
   /**
    * Moddable's JavaScript TLS (C big-number arithmetic underneath), client side
    * of a full RSA-2048 mutual-auth handshake against the local endpoint:
