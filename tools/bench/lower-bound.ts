@@ -12,7 +12,8 @@
  * - each upload: the fastest ESP-IDF boot, the best join the real HAL can do
  *   (its declared `wifiJoin`), no DNS (an address kept in RTC memory), a
  *   resumed TLS handshake on the cheapest implementation the chip runs
- *   (mbedTLS, ECDSA P-256) since the brokers in the bench resume sessions,
+ *   (mbedTLS, ECDSA P-256), as a broker that resumes sessions allows (the
+ *   local endpoint does; the bench's model broker does not, so no row gets it),
  *   CONNECT/CONNACK and PUBLISH/PUBACK round trips, and the bytes: MQTT headers,
  *   the topic and 6 bytes a sample (a 16-bit time offset, a 32-bit value);
  * - or, when cheaper, staying associated (the lowest connected-idle current),
