@@ -152,7 +152,8 @@ test('a batch is due when the oldest unsent sample is old enough, or a batch is 
 test('the telemetry topic is checked against the broker profile when the configuration is read', () => {
   assert.equal(resolveConfig({ thing: 'dev-1' }).topic, 'dt/fieldlink/dev-1/telemetry');
   assert.equal(resolveConfig({ thing: 'b', topic: 'dt/a/site-3/{thing}/env' }).topic, 'dt/a/site-3/b/env');
-  assert.throws(() => resolveConfig({ thing: 'x'.repeat(250) }), /config\.topic .*256/);
+  assert.throws(() => resolveConfig({ thing: 'x'.repeat(120), topic: 'dt/{thing}/{thing}/{thing}' }), /config\.topic .*256/);
+  assert.throws(() => resolveConfig({ thing: 'x'.repeat(250) }), /config\.thing .*client id is 250 bytes; aws allows at most 128/);
   assert.throws(() => resolveConfig({ topic: 'a/b/c/d/e/f/g/h/{thing}' }), /config\.topic .*slashes/);
   assert.throws(() => resolveConfig({ thing: '+' }), /config\.topic .*\+ or #/);
   assert.throws(() => resolveConfig({ topic: '$aws/things/{thing}/x' }), /config\.topic .*reserves/);
