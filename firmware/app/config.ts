@@ -7,6 +7,7 @@
  */
 import type { LinkConfig } from '../link/config';
 import { DEFAULT_POLICY } from '../link/decide';
+import { sizeOf } from '../mqtt/codec';
 import { PROFILES, checkClientId, checkPublish, type ProfileName } from '../mqtt/profile';
 
 export interface DeviceConfig extends LinkConfig {
@@ -108,7 +109,13 @@ export function resolveConfig(raw: unknown): DeviceConfig {
   }
   const keepAliveS = int('keepAliveS', DEFAULTS.keepAliveS, 0, 65535);
   const topic = str('topic', DEFAULTS.topic).split('{thing}').join(thing);
-  const topicError = checkPublish(PROFILES[profile], topic, 0, 1);
+  let topicError: Error | undefined = checkPublish(PROFILES[profile], topic, 0, 1);
+  // What MQTT itself forbids in a topic (wildcards, ill-formed UTF-8) only the encoder checks.
+  try {
+    sizeOf({ type: 'publish', topic, payload: new Uint8Array(0), qos: 0, retain: false, dup: false });
+  } catch (error) {
+    topicError = error as Error;
+  }
   if (topicError || (profile === 'aws' && topic.charCodeAt(0) === 0x24)) {
     throw new ConfigError(`config.topic "${topic}": ${topicError ? topicError.message : 'a leading "$" is reserved: AWS IoT reserves $ topics'}`);
   }

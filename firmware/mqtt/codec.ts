@@ -122,9 +122,8 @@ function remainingLength(packet: Packet): number {
       if (clientIdBytes === 0 && !packet.cleanSession) invalid('an empty clientId requires cleanSession [MQTT-3.1.3-7]');
       length = 10 + 2 + clientIdBytes;
       if (will !== undefined) {
-        if (!isTopicName(will.topic)) invalid('will.topic must be a non-empty topic name without wildcards');
         checkQos(will.qos, 'will.qos');
-        length += 2 + stringBytes(will.topic, 'will.topic') + 2 + binaryBytes(will.payload, 'will.payload');
+        length += 2 + topicNameBytes(will.topic, 'will.topic') + 2 + binaryBytes(will.payload, 'will.payload');
       }
       if (username !== undefined) length += 2 + stringBytes(username, 'username');
       if (password !== undefined) {
@@ -136,8 +135,7 @@ function remainingLength(packet: Packet): number {
     case 'publish': {
       checkQos(packet.qos, 'qos');
       if (!(packet.payload instanceof Uint8Array)) invalid('payload must be a Uint8Array');
-      if (!isTopicName(packet.topic)) invalid('topic must be a non-empty topic name without wildcards [MQTT-3.3.2-2]');
-      length = 2 + stringBytes(packet.topic, 'topic') + packet.payload.length;
+      length = 2 + topicNameBytes(packet.topic, 'topic') + packet.payload.length;
       if (packet.qos > 0) {
         checkPacketId(packet.packetId);
         length += 2;
@@ -163,8 +161,7 @@ function remainingLength(packet: Packet): number {
       for (let i = 0; i < subscriptions.length; i++) {
         const { topic, qos } = subscriptions[i];
         checkQos(qos, 'subscription qos');
-        if (!isTopicFilter(topic)) invalid(`invalid topic filter [MQTT-4.7.1-2] [MQTT-4.7.1-3]`);
-        length += 2 + stringBytes(topic, 'topic filter') + 1;
+        length += 2 + filterBytes(topic) + 1;
       }
       break;
     }
@@ -174,9 +171,7 @@ function remainingLength(packet: Packet): number {
       if (!Array.isArray(topics) || topics.length === 0) invalid('unsubscribe needs at least one topic filter [MQTT-3.10.3-2]');
       length = 2;
       for (let i = 0; i < topics.length; i++) {
-        const topic = topics[i];
-        if (!isTopicFilter(topic)) invalid(`invalid topic filter [MQTT-4.7.1-2] [MQTT-4.7.1-3]`);
-        length += 2 + stringBytes(topic, 'topic filter');
+        length += 2 + filterBytes(topics[i]);
       }
       break;
     }
@@ -198,14 +193,14 @@ export function invalid(message: string): never {
   throw new MqttError('invalid-argument', message);
 }
 
-function checkU16(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffff) invalid(`${what} ${value} is outside 0..65535`);
+/** `value` is an integer from `min` to 65535 (a two-byte integer, §1.5.2). */
+function checkU16(value: number | undefined, what: string, min = 0): void {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > 0xffff) invalid(`${what} ${value} is outside ${min}..65535`);
 }
 
+/** A packet identifier is non-zero [MQTT-2.3.1-1]. */
 export function checkPacketId(id: number | undefined): void {
-  if (!Number.isInteger(id) || (id as number) < 1 || (id as number) > 0xffff) {
-    invalid(`packetId ${id} is outside 1..65535 [MQTT-2.3.1-1]`);
-  }
+  checkU16(id, 'packetId', 1);
 }
 
 function checkQos(qos: QoS, what: string): void {
@@ -219,6 +214,17 @@ function stringBytes(s: string, what: string): number {
   if (n < 0) invalid(`${what} contains a lone surrogate or U+0000`);
   if (n > 0xffff) invalid(`${what} is ${n} bytes, more than 65535`);
   return n;
+}
+
+/** A topic name: not empty, no wildcards [MQTT-3.3.2-2] [MQTT-4.7.3-1]. */
+function topicNameBytes(topic: string, what: string): number {
+  if (!isTopicName(topic)) invalid(`${what} "${topic}" is empty or contains + or # [MQTT-3.3.2-2]`);
+  return stringBytes(topic, what);
+}
+
+function filterBytes(topic: string): number {
+  if (!isTopicFilter(topic)) invalid(`invalid topic filter [MQTT-4.7.1-2] [MQTT-4.7.1-3]`);
+  return stringBytes(topic, 'topic filter');
 }
 
 function binaryBytes(b: Uint8Array, what: string): number {

@@ -6,7 +6,6 @@
  * endpoints and quotas"). `generic`: the MQTT 3.1.1 limits only.
  */
 import { MqttError } from './errors';
-import { isTopicName, type QoS } from './packets';
 import { codeAt, utf8Length } from './utf8';
 
 export type ProfileName = 'aws' | 'generic';
@@ -21,8 +20,6 @@ export interface BrokerProfile {
   readonly maxPayloadBytes: number;
   readonly minKeepAliveS: number;
   readonly maxKeepAliveS: number;
-  /** Highest QoS the device may publish with. */
-  readonly maxPublishQos: QoS;
   readonly maxFiltersPerSubscribe: number;
   readonly maxSubscriptions: number;
   readonly maxInflight: number;
@@ -40,8 +37,6 @@ export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = Object.fre
     maxPayloadBytes: 128 * 1024,
     minKeepAliveS: 30,
     maxKeepAliveS: 1200,
-    // AWS IoT Core does not support QoS 2: it sends no acknowledgement.
-    maxPublishQos: 1,
     maxFiltersPerSubscribe: 8,
     maxSubscriptions: 50,
     maxInflight: 100,
@@ -57,8 +52,6 @@ export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = Object.fre
     maxPayloadBytes: 268_435_455 - 2 - 65535 - 2,
     minKeepAliveS: 0,
     maxKeepAliveS: 65535,
-    // This client implements the QoS 2 receiver flow only.
-    maxPublishQos: 1,
     maxFiltersPerSubscribe: Infinity,
     maxSubscriptions: Infinity,
     maxInflight: 65535,
@@ -93,17 +86,19 @@ export function checkClientId(profile: BrokerProfile, clientId: string): MqttErr
   return undefined;
 }
 
+/**
+ * The profile's limits on a PUBLISH. What MQTT itself forbids (a wildcard or
+ * empty topic, ill-formed UTF-8, QoS 3) the encoder refuses ('invalid-argument').
+ */
 export function checkPublish(profile: BrokerProfile, topic: string, payloadBytes: number, qos: number): MqttError | undefined {
-  if (!isTopicName(topic)) return new MqttError('bad-topic', `publish topic "${topic}" is empty or contains + or #`);
   const bytes = utf8Length(topic);
-  if (bytes < 0) return new MqttError('bad-utf8', 'publish topic is not valid UTF-8');
   if (bytes > profile.maxTopicBytes) return over(profile, `topic is ${bytes} bytes`, profile.maxTopicBytes);
   let slashes = 0;
   for (let i = 0, n = topic.length; i < n; i++) if (codeAt(topic, i) === 0x2f) slashes++;
   if (slashes > profile.maxTopicSlashes) return over(profile, `topic has ${slashes} slashes`, profile.maxTopicSlashes);
   if (payloadBytes > profile.maxPayloadBytes) return over(profile, `payload is ${payloadBytes} bytes`, profile.maxPayloadBytes);
-  if (qos !== 0 && qos !== 1 && qos !== 2) return new MqttError('bad-qos', `QoS ${qos} does not exist`);
-  if (qos > profile.maxPublishQos) {
+  // This client has the QoS 2 receiver flow only; AWS IoT Core has no QoS 2 at all.
+  if (qos === 2) {
     return limit(profile.name === 'aws' ? 'QoS 2 is not supported by AWS IoT Core (no acknowledgement would come)' : 'this client publishes with QoS 0 or 1');
   }
   return undefined;
