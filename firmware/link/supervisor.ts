@@ -86,10 +86,7 @@ export class LinkSupervisor {
     const stream = this.stream;
     this.stream = undefined;
     const finish = () => {
-      if (this.wifiUp) {
-        this.wifiUp = false;
-        this.hal.wifi.leave();
-      }
+      this.radioOff();
       onDone();
     };
     if (this.state === 'Online' && stream) {
@@ -262,12 +259,16 @@ export class LinkSupervisor {
     }
     this.hal.log.event('link.backoff', { failure, schedule: d.schedule, attempt: d.counters.attempts[d.schedule], delayMs: d.delayMs });
     if (onlineMs !== undefined) this.hooks.onOffline?.(failure);
-    if (d.radioOff && this.wifiUp) {
+    if (d.radioOff) this.radioOff();
+    if (!this.wifiUp && this.hooks.onBackoff?.(d.delayMs)) return;
+    this.wait(d.delayMs, () => this.move('BackoffDone'));
+  }
+
+  private radioOff(): void {
+    if (this.wifiUp) {
       this.wifiUp = false;
       this.hal.wifi.leave();
     }
-    if (!this.wifiUp && this.hooks.onBackoff?.(d.delayMs)) return;
-    this.wait(d.delayMs, () => this.move('BackoffDone'));
   }
 
   private wait(ms: number, then: () => void): void {

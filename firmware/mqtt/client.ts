@@ -23,7 +23,7 @@
  */
 import type { Clock, LinkError, Log, SecureStream, Timers, TimerId } from '../../hal/types';
 import { after, elapsed, reached } from '../util/time';
-import { encode, sizeOf } from './codec';
+import { encode } from './codec';
 import { MqttDecoder } from './decoder';
 import { MqttError, type CloseKind, type DecodeErrorKind } from './errors';
 import { describeReturnCode, type Packet, type PublishPacket, type QoS, type Will } from './packets';
@@ -54,7 +54,7 @@ export interface MqttClientOptions {
   will?: Will;
   /** Largest packet accepted from the broker (receive buffer). Default 16 KB. */
   maxPacketSize?: number;
-  /** Transmit buffer; a packet larger than this is refused. Default 16 KB. */
+  /** Transmit buffer; a packet larger than this is refused ('buffer-too-small'). Default 16 KB. */
   txBufferSize?: number;
   /** Bound of outgoing QoS 1 messages in flight; default the profile's (AWS: 100). */
   maxInflight?: number;
@@ -248,14 +248,11 @@ export class MqttClient {
     if (!stream) return new MqttError('not-connected', 'no stream');
     let size: number;
     try {
-      size = sizeOf(packet);
+      // The encoder validates every field and refuses a packet larger than the transmit buffer ('buffer-too-small').
+      size = encode(packet, this.tx, 0);
     } catch (error) {
       return error as MqttError;
     }
-    if (size > this.tx.length) {
-      return new MqttError('packet-too-large', `${packet.type} is ${size} bytes; the transmit buffer holds ${this.tx.length}`);
-    }
-    encode(packet, this.tx, 0);
     stream.write(this.tx.subarray(0, size), { reply: expectsReply(packet) });
     this.stats.packetsSent++;
     this.stats.bytesSent += size;
@@ -310,7 +307,7 @@ export class MqttClient {
         return;
       }
       case 'pubrel':
-        if (this.profile.maxQos2Awaiting === 0) return this.close('qos2-refused', `broker sent PUBREL, but ${this.profile.name} has no QoS 2`);
+        if (this.profile.maxQos2Awaiting === 0) return this.noQos2('PUBREL');
         // Answered even for an id not awaiting release: the broker may repeat a PUBREL after a reconnect [MQTT-4.3.3-2].
         this.session.releaseQos2(packet.packetId);
         this.send({ type: 'pubcomp', packetId: packet.packetId });
@@ -355,11 +352,15 @@ export class MqttClient {
     this.close('unknown-packet-id', `broker sent ${what} for packet id ${packetId}, which is not awaiting one`);
   }
 
+  private noQos2(what: string): void {
+    this.close('qos2-refused', `broker sent ${what}, but ${this.profile.name} has no QoS 2`);
+  }
+
   private incoming(packet: PublishPacket): void {
     const message: IncomingMessage = { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, dup: packet.dup };
     if (packet.qos === 2) {
       const bound = this.profile.maxQos2Awaiting;
-      if (bound === 0) return this.close('qos2-refused', `broker sent a QoS 2 PUBLISH, but ${this.profile.name} has no QoS 2`);
+      if (bound === 0) return this.noQos2('a QoS 2 PUBLISH');
       const fresh = this.session.receiveQos2(packet.packetId!, bound);
       if (fresh === undefined) return this.close('qos2-limit', `more than ${bound} QoS 2 messages await PUBREL`);
       // Deliver once per id until PUBREL (method B of MQTT 3.1.1 §4.3.3).

@@ -129,7 +129,7 @@ export class MqttDecoder {
         const size = 1 + this.lengthBytes + this.length;
         if (size > this.maxPacketSize) {
           return this.poison(new MqttError('packet-too-large',
-            `${NAMES[this.first >> 4]} of ${size} bytes exceeds maxPacketSize ${this.maxPacketSize}`));
+            `${this.name} of ${size} bytes exceeds maxPacketSize ${this.maxPacketSize}`));
         }
         const failure = checkLength(this.first, this.length);
         if (failure !== undefined) return this.poison(failure);
@@ -250,13 +250,23 @@ export class MqttDecoder {
     throw fail('client-packet', `${NAMES[type]} is a packet only a client sends`);
   }
 
+  /** Name of the packet being parsed, for messages. */
+  private get name(): string {
+    return NAMES[this.first >> 4];
+  }
+
+  /** Throws unless `n` more bytes are left in the body. */
+  private need(n: number, what: string): void {
+    if (this.end - this.pos < n) throw fail('bad-length', `${this.name} ${what}`);
+  }
+
   protected u8(): number {
-    if (this.pos >= this.end) throw fail('bad-length', `${NAMES[this.first >> 4]} ends inside a field`);
+    this.need(1, 'ends inside a field');
     return this.src[this.pos++];
   }
 
   protected u16(): number {
-    if (this.end - this.pos < 2) throw fail('bad-length', `${NAMES[this.first >> 4]} ends inside a field`);
+    this.need(2, 'ends inside a field');
     const value = (this.src[this.pos] << 8) | this.src[this.pos + 1];
     this.pos += 2;
     return value;
@@ -265,16 +275,16 @@ export class MqttDecoder {
   /** A non-zero packet identifier [MQTT-2.3.1-1] [MQTT-2.3.1-6] [MQTT-2.3.1-7]. */
   protected packetId(): number {
     const id = this.u16();
-    if (id === 0) throw fail('bad-packet-id', `${NAMES[this.first >> 4]} packet identifier is 0 [MQTT-2.3.1-1]`);
+    if (id === 0) throw fail('bad-packet-id', `${this.name} packet identifier is 0 [MQTT-2.3.1-1]`);
     return id;
   }
 
   /** A length-prefixed UTF-8 string (§1.5.3). */
   protected string(what: string): string {
     const n = this.u16();
-    if (this.end - this.pos < n) throw fail('bad-length', `${NAMES[this.first >> 4]} ${what} runs past the packet`);
+    this.need(n, `${what} runs past the packet`);
     const s = utf8Read(this.src, this.pos, this.pos + n);
-    if (s === undefined) throw fail('bad-utf8', `${NAMES[this.first >> 4]} ${what} is not well-formed UTF-8 [MQTT-1.5.3-1] [MQTT-1.5.3-2]`);
+    if (s === undefined) throw fail('bad-utf8', `${this.name} ${what} is not well-formed UTF-8 [MQTT-1.5.3-1] [MQTT-1.5.3-2]`);
     this.pos += n;
     return s;
   }
@@ -282,7 +292,7 @@ export class MqttDecoder {
   /** Length-prefixed binary data, copied. */
   protected binary(): Uint8Array {
     const n = this.u16();
-    if (this.end - this.pos < n) throw fail('bad-length', `${NAMES[this.first >> 4]} field runs past the packet`);
+    this.need(n, 'field runs past the packet');
     const bytes = this.src.slice(this.pos, this.pos + n);
     this.pos += n;
     return bytes;

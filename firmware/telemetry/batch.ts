@@ -40,6 +40,7 @@ export const DEFAULT_BATCH_BYTES = 4096;
 export const AWS_MAX_PAYLOAD = 128 * 1024;
 /** Longest JSON of one sample: `[4294967295,281474976710655,-1.2345678901234567e-308]`. */
 const MAX_SAMPLE_JSON = 53;
+const MAX_U32 = 0xffffffff;
 /** Typical JSON of one synced sample, for the "batch is full" estimate. */
 const TYPICAL_SAMPLE_JSON = 30;
 
@@ -91,8 +92,10 @@ export function buildBatch(queue: TelemetryQueue, options: BatchOptions, cursor?
   const stats = queue.stats;
   const acked = stats.droppedTotal - stats.dropped;
   const dropped = stats.droppedTotal - Math.max(acked, Math.min(cursor?.droppedTotal ?? 0, stats.droppedTotal));
-  // The envelope with 10-digit room for each number: the bound holds whatever the ids are.
-  const envelope = toUtf8(`{"thing":${thing},"seq":[0000000000,0000000000],"samples":[],"dropped":0000000000,"fw":${fw}}`).length;
+  const json = (first: number, last: number, samples: string, dropped: number): string =>
+    `{"thing":${thing},"seq":[${first},${last}],"samples":[${samples}],"dropped":${dropped},"fw":${fw}}`;
+  // The envelope with 10-digit room for each number (the largest u32): the bound holds whatever the ids are.
+  const envelope = toUtf8(json(MAX_U32, MAX_U32, '', MAX_U32)).length;
   if (!Number.isInteger(maxBytes) || maxBytes > AWS_MAX_PAYLOAD || maxBytes < envelope + MAX_SAMPLE_JSON) {
     throw new RangeError(`batch: maxBytes ${maxBytes} must be an integer from ${envelope + MAX_SAMPLE_JSON} to ${AWS_MAX_PAYLOAD}`);
   }
@@ -126,9 +129,8 @@ export function buildBatch(queue: TelemetryQueue, options: BatchOptions, cursor?
     }
   }
   if (first === 0) return undefined;
-  const json = `{"thing":${thing},"seq":[${first},${last}],"samples":[${parts.join(',')}],"dropped":${dropped},"fw":${fw}}`;
   return {
-    payload: toUtf8(json),
+    payload: toUtf8(json(first, last, parts.join(','), dropped)),
     first,
     last,
     count: parts.length,
