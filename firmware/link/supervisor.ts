@@ -81,8 +81,7 @@ export class LinkSupervisor {
   stop(onDone: () => void = () => {}): void {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.timer !== undefined) this.hal.timers.clear(this.timer);
-    this.timer = undefined;
+    this.cancelWait();
     const stream = this.stream;
     this.stream = undefined;
     const finish = () => {
@@ -271,8 +270,13 @@ export class LinkSupervisor {
     }
   }
 
-  private wait(ms: number, then: () => void): void {
+  private cancelWait(): void {
     if (this.timer !== undefined) this.hal.timers.clear(this.timer);
+    this.timer = undefined;
+  }
+
+  private wait(ms: number, then: () => void): void {
+    this.cancelWait();
     this.timer = this.hal.timers.set(() => {
       this.timer = undefined;
       then();

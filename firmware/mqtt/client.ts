@@ -421,8 +421,7 @@ export class MqttClient {
   private close(kind: CloseKind, message: string, link?: LinkError, returnCode?: number, decode?: DecodeErrorKind, keepStream = false): void {
     if (!this.open) return;
     this.state = 'closed';
-    if (this.timer !== undefined) this.options.timers.clear(this.timer);
-    this.timer = undefined;
+    this.arm(); // closed: clears the timer and sets none
     this.replyDeadline = undefined;
     const stream = this.stream;
     this.stream = undefined;

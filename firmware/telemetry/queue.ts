@@ -236,6 +236,14 @@ function erased(buf: Uint8Array, from: number, to: number): boolean {
  * flipped bit) changes the result; a word a step, it costs XS a tenth of
  * CRC-32 over the same bytes.
  */
+/** Counts a data record of `size` bytes found or written in `block` (ids only rise within a block). */
+function tally(block: Block, id: number, size: number): void {
+  if (block.firstData === 0) block.firstData = id;
+  block.lastId = Math.max(block.lastId, id);
+  block.count++;
+  block.bytes += size;
+}
+
 function hashWords(words: Uint32Array, end: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < end; i++) h = Math.imul(h ^ words[i], 0x01000193);
@@ -349,14 +357,9 @@ export class TelemetryQueue {
     const block = this.blocks[this.tail];
     const id = this.next;
     const size = this.writeTail(TYPE_DATA, id, payload);
-    if (block.firstData === 0) block.firstData = id;
-    block.lastId = id;
-    block.count++;
-    block.bytes += size;
+    tally(block, id, size);
     this.next = id + 1;
-    this.recordCount++;
-    this.recordBytes += size;
-    if (this.recordBytes > this.peakBytes) this.peakBytes = this.recordBytes;
+    this.setRecords(this.recordCount + 1, this.recordBytes + size);
     return { id };
   }
 
@@ -407,11 +410,7 @@ export class TelemetryQueue {
     block.count = 0;
     block.bytes = 0;
     this.walk(this.read(index, this.blockSize), this.blockSize, (type, id, _b, _p, _l, size) => {
-      if (type !== TYPE_DATA) return;
-      if (block.firstData === 0) block.firstData = id;
-      block.lastId = Math.max(block.lastId, id);
-      block.count++;
-      block.bytes += size;
+      if (type === TYPE_DATA) tally(block, id, size);
     }, block.seq !== 0 ? block.firstId - 1 : 0);
     block.end = this.blockSize;
   }
@@ -683,6 +682,10 @@ export class TelemetryQueue {
       bytes += above.bytes;
       cursor = Math.max(cursor, this.blocks[index].lastId);
     }
+    this.setRecords(count, bytes);
+  }
+
+  private setRecords(count: number, bytes: number): void {
     this.recordCount = count;
     this.recordBytes = bytes;
     if (bytes > this.peakBytes) this.peakBytes = bytes;
@@ -729,10 +732,7 @@ export class TelemetryQueue {
       const walked = this.walk(buf, size, (type, id, bytes, payload, _length, recordSize) => {
         if (block.firstId === 0) block.firstId = id;
         if (type === TYPE_DATA) {
-          if (block.firstData === 0) block.firstData = id;
-          block.lastId = id;
-          block.count++;
-          block.bytes += recordSize;
+          tally(block, id, recordSize);
           if (ids.length && ids[ids.length - 1] + 1 === id) ids[ids.length - 1] = id;
           else ids.push(id, id);
           return;
