@@ -301,7 +301,7 @@ export class MqttClient {
         return this.incoming(packet);
       case 'puback': {
         const wasOldest = this.session.oldestSentAt();
-        if (!this.session.acknowledge(packet.packetId)) return this.unknownId('PUBACK', packet.packetId);
+        if (!this.session.acknowledge(packet.packetId)) return this.unknownId(packet);
         if (this.session.oldestSentAt() !== wasOldest) this.arm(); // the PUBACK deadline moves to the next oldest
         this.events.onAcked?.(packet.packetId);
         return;
@@ -315,10 +315,10 @@ export class MqttClient {
       case 'pubrec':
       case 'pubcomp':
         // They answer a QoS 2 PUBLISH, which this client never sends.
-        return this.unknownId(packet.type.toUpperCase(), packet.packetId);
+        return this.unknownId(packet);
       case 'suback': {
         const filters = this.pendingSubscribe.get(packet.packetId);
-        if (!filters || !this.session.settleAck(packet.packetId)) return this.unknownId('SUBACK', packet.packetId);
+        if (!filters || !this.session.settleAck(packet.packetId)) return this.unknownId(packet);
         this.pendingSubscribe.delete(packet.packetId);
         if (packet.granted.length !== filters.length) return this.close('suback-mismatch', 'SUBACK does not answer every filter [MQTT-3.9.3-1]');
         filters.forEach((f, i) => {
@@ -333,7 +333,7 @@ export class MqttClient {
       }
       case 'unsuback': {
         const topics = this.pendingUnsubscribe.get(packet.packetId);
-        if (!topics || !this.session.settleAck(packet.packetId)) return this.unknownId('UNSUBACK', packet.packetId);
+        if (!topics || !this.session.settleAck(packet.packetId)) return this.unknownId(packet);
         this.pendingUnsubscribe.delete(packet.packetId);
         for (const topic of topics) {
           this.session.removed(topic);
@@ -348,8 +348,8 @@ export class MqttClient {
     }
   }
 
-  private unknownId(what: string, packetId: number): void {
-    this.close('unknown-packet-id', `broker sent ${what} for packet id ${packetId}, which is not awaiting one`);
+  private unknownId(packet: { type: string; packetId: number }): void {
+    this.close('unknown-packet-id', `broker sent ${packet.type.toUpperCase()} for packet id ${packet.packetId}, which is not awaiting one`);
   }
 
   private noQos2(what: string): void {

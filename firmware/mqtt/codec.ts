@@ -12,17 +12,12 @@
  * [MQTT-3.1.3-8].
  */
 import type { Packet, QoS } from './packets';
-import { isTopicFilter, isTopicName } from './packets';
+import { TYPES, fixedFlags, isTopicFilter, isTopicName } from './packets';
 import { MqttError } from './errors';
 import { utf8Length, utf8Write } from './utf8';
 
 /** Largest remaining length the 4-byte variable length can carry (§2.2.3). */
 export const MAX_REMAINING_LENGTH = 268_435_455;
-
-/** Fixed header byte 1, type and flags, of each packet a client sends but PUBLISH, whose flags vary (§2.2, Table 2.2) [MQTT-2.2.2-1]. */
-const FIRST_BYTE: Readonly<Partial<Record<Packet['type'], number>>> = {
-  connect: 0x10, puback: 0x40, pubrec: 0x50, pubcomp: 0x70, subscribe: 0x82, unsubscribe: 0xa2, pingreq: 0xc0, disconnect: 0xe0,
-};
 
 /** Bytes the remaining-length field takes for `length` (1..4). */
 export function remainingLengthSize(length: number): number {
@@ -49,9 +44,11 @@ export function encode(packet: Packet, out: Uint8Array, offset = 0): number {
   }
 
   let p = offset;
+  // Fixed header byte 1: type and flags (§2.2); PUBLISH's flags vary.
+  const type = TYPES.indexOf(packet.type);
   out[p++] = packet.type === 'publish'
     ? 0x30 | (packet.dup ? 0x08 : 0) | (packet.qos << 1) | (packet.retain ? 0x01 : 0)
-    : FIRST_BYTE[packet.type]!;
+    : (type << 4) | fixedFlags(type);
   let rest = length;
   do {
     const digit = rest % 0x80;

@@ -18,7 +18,7 @@
  *   call `push`.
  */
 import type { Packet, QoS, SubackReturnCode } from './packets';
-import { isTopicName } from './packets';
+import { TYPES, fixedFlags, isTopicName } from './packets';
 import type { DecodeErrorKind } from './errors';
 import { MqttError } from './errors';
 import { MAX_REMAINING_LENGTH } from './codec';
@@ -32,10 +32,10 @@ export interface MqttDecoderOptions {
   maxPacketSize: number;
 }
 
-export const NAMES = [
-  'reserved', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP',
-  'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'reserved',
-] as const;
+/** A packet type's name for messages: CONNECT, PUBLISH ... */
+function nameOf(type: number): string {
+  return TYPES[type].toUpperCase();
+}
 
 /** Decoder states: awaiting fixed header byte 1, the remaining length, the body. */
 const HEADER = 0;
@@ -219,11 +219,9 @@ export class MqttDecoder {
         const packetId = this.packetId();
         return { type: 'publish', topic, payload: this.src.slice(this.pos, this.end), qos, retain, dup, packetId };
       }
-      // Remaining length is exactly 2 for these (checkLength).
-      case 4: return { type: 'puback', packetId: this.packetId() };
-      case 5: return { type: 'pubrec', packetId: this.packetId() };
-      case 6: return { type: 'pubrel', packetId: this.packetId() };
-      case 7: return { type: 'pubcomp', packetId: this.packetId() };
+      // PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: remaining length exactly 2 (checkLength), the packet identifier.
+      case 4: case 5: case 6: case 7: case 11:
+        return { type: TYPES[first >> 4] as 'puback' | 'pubrec' | 'pubrel' | 'pubcomp' | 'unsuback', packetId: this.packetId() };
       case 9: {
         const packetId = this.packetId();
         const granted: SubackReturnCode[] = [];
@@ -234,7 +232,6 @@ export class MqttDecoder {
         } while (this.pos < this.end);
         return { type: 'suback', packetId, granted };
       }
-      case 11: return { type: 'unsuback', packetId: this.packetId() };
       // PINGRESP: remaining length exactly 0 (checkLength).
       default: return { type: 'pingresp' };
     }
@@ -247,12 +244,12 @@ export class MqttDecoder {
    * which parse them by overriding this method.
    */
   protected clientPacket(type: number): Packet {
-    throw fail('client-packet', `${NAMES[type]} is a packet only a client sends`);
+    throw fail('client-packet', `${nameOf(type)} is a packet only a client sends`);
   }
 
   /** Name of the packet being parsed, for messages. */
   private get name(): string {
-    return NAMES[this.first >> 4];
+    return nameOf(this.first >> 4);
   }
 
   /** Throws unless `n` more bytes are left in the body. */
@@ -316,11 +313,9 @@ function checkFirstByte(b: number): DecodeError | undefined {
     if (qos === 0 && flags & 0x08) return fail('bad-flags', 'PUBLISH with DUP set at QoS 0 [MQTT-3.3.1-2]');
     return undefined;
   }
-  // PUBREL, SUBSCRIBE and UNSUBSCRIBE carry 0010, every other type 0000
-  // [MQTT-2.2.2-1] [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1].
-  const expected = type === 6 || type === 8 || type === 10 ? 2 : 0;
+  const expected = fixedFlags(type);
   if (flags !== expected) {
-    return fail('bad-flags', `${NAMES[type]} reserved flags are ${flags}, must be ${expected} [MQTT-2.2.2-1]`);
+    return fail('bad-flags', `${nameOf(type)} reserved flags are ${flags}, must be ${expected} [MQTT-2.2.2-1]`);
   }
   return undefined;
 }
@@ -343,7 +338,7 @@ function checkLength(first: number, length: number): DecodeError | undefined {
     default: min = max = 0; break; // PINGREQ, PINGRESP, DISCONNECT
   }
   if (length < min || length > max) {
-    return fail('bad-length', `${NAMES[type]} remaining length ${length} is impossible (${min === max ? min : `at least ${min}`})`);
+    return fail('bad-length', `${nameOf(type)} remaining length ${length} is impossible (${min === max ? min : `at least ${min}`})`);
   }
   return undefined;
 }

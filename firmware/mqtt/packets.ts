@@ -138,6 +138,21 @@ export type Packet =
 
 export type PacketType = Packet['type'];
 
+/** Each packet's `type` by its control packet type number, fixed header bits 7-4 (§2.2.1, Table 2.1); 0 and 15 are reserved. */
+export const TYPES = [
+  'reserved', 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp',
+  'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect', 'reserved',
+] as const;
+
+/**
+ * Fixed header flags of every type but PUBLISH: PUBREL, SUBSCRIBE and
+ * UNSUBSCRIBE carry 0010, every other type 0000
+ * [MQTT-2.2.2-1] [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1].
+ */
+export function fixedFlags(type: number): number {
+  return type === 6 || type === 8 || type === 10 ? 2 : 0;
+}
+
 /** Names of CONNACK return codes for logs (Table 3.1). */
 export function describeReturnCode(code: number): string {
   return ['accepted', 'unacceptable protocol version', 'identifier rejected', 'server unavailable', 'bad user name or password', 'not authorized'][code] ?? 'reserved';
