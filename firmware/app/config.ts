@@ -9,7 +9,6 @@ import type { LinkConfig } from '../link/config';
 import { DEFAULT_POLICY } from '../link/decide';
 import { sizeOf } from '../mqtt/codec';
 import { PROFILES, checkClientId, checkPublish, type ProfileName } from '../mqtt/profile';
-import { deepFreeze } from '../util/freeze';
 
 export interface DeviceConfig extends LinkConfig {
   /** Telemetry topic; `{thing}` is replaced. AWS guidance: `dt/<app>/<thing>/<type>`. */
@@ -30,12 +29,12 @@ export interface DeviceConfig extends LinkConfig {
   timeResyncMs: number;
 }
 
-export const DEFAULTS = deepFreeze({
+export const DEFAULTS = Object.freeze({
   thing: 'sim-thing-1',
   endpoint: 'local-ats.iot.sim-local-1.amazonaws.com',
   port: 443,
   profile: 'aws' as ProfileName,
-  credentials: { ca: 'root-ca.pem', certificate: 'device.pem', key: 'device.key' },
+  credentials: Object.freeze({ ca: 'root-ca.pem', certificate: 'device.pem', key: 'device.key' }),
   topic: 'dt/fieldlink/{thing}/telemetry',
   keepAliveS: 1200,
   pubackTimeoutMs: 0,
@@ -43,14 +42,14 @@ export const DEFAULTS = deepFreeze({
   uploadIntervalMs: 15 * 60_000,
   powerMode: 'auto' as const,
   chip: 'esp32' as const,
-  timeServers: ['pool.ntp.org', 'time.google.com', 'time.cloudflare.com'],
+  timeServers: Object.freeze(['pool.ntp.org', 'time.google.com', 'time.cloudflare.com']),
   // The release date of this firmware version: the floor when the build did not say.
   buildTimeMs: Date.UTC(2026, 0, 1),
   timeResyncMs: 86_400_000,
 });
 
 /** Every key `resolveConfig` reads: those with a default, and those derived from others when absent. */
-export const CONFIG_KEYS: readonly string[] = deepFreeze([...Object.keys(DEFAULTS), 'serverName', 'alpn', 'backoff']);
+export const CONFIG_KEYS: readonly string[] = Object.freeze([...Object.keys(DEFAULTS), 'serverName', 'alpn', 'backoff']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -13,19 +13,17 @@
  *   Leaving --Left--> Asleep            the goodbye is done (DISCONNECT, close_notify, radio off)
  *   Asleep --SleepRefused--> Restarting deep sleep could not start: restart, state kept
  */
-import { deepFreeze } from '../util/freeze';
-
 /** Every event the device cycle reacts to (the readonly list tests walk; the firmware never reads it). */
 export const DEVICE_EVENTS = ['Rest', 'Upload', 'Serve', 'Flushed', 'Backoff', 'AwakeLimit', 'Left', 'SleepRefused'] as const;
 export type DeviceEvent = (typeof DEVICE_EVENTS)[number];
 
-export const DEVICE_TRANSITIONS = deepFreeze({
-  Boot: { Rest: 'Asleep', Upload: 'Uploading', Serve: 'Serving' },
-  Uploading: { Flushed: 'Leaving', Backoff: 'Leaving', AwakeLimit: 'Leaving' },
-  Serving: {},
-  Leaving: { Left: 'Asleep' },
-  Asleep: { SleepRefused: 'Restarting' },
-  Restarting: {},
+export const DEVICE_TRANSITIONS = Object.freeze({
+  Boot: Object.freeze({ Rest: 'Asleep', Upload: 'Uploading', Serve: 'Serving' }),
+  Uploading: Object.freeze({ Flushed: 'Leaving', Backoff: 'Leaving', AwakeLimit: 'Leaving' }),
+  Serving: Object.freeze({}),
+  Leaving: Object.freeze({ Left: 'Asleep' }),
+  Asleep: Object.freeze({ SleepRefused: 'Restarting' }),
+  Restarting: Object.freeze({}),
 } as const satisfies Record<string, Partial<Record<DeviceEvent, string>>>);
 export type DeviceState = keyof typeof DEVICE_TRANSITIONS;
 

@@ -18,7 +18,6 @@
  */
 import { nextDelay, type BackoffPolicy } from './backoff';
 import type { Failure } from './classify';
-import { deepFreeze } from '../util/freeze';
 
 export type Schedule = 'network' | 'wifi' | 'configuration' | 'time';
 
@@ -35,12 +34,12 @@ export interface LinkPolicy {
   takeoverStreak: number;
 }
 
-export const DEFAULT_POLICY: LinkPolicy = deepFreeze({
-  network: { baseMs: 1000, capMs: 5 * 60_000, floorMs: 1000 },
-  wifi: { baseMs: 2000, capMs: 10 * 60_000, floorMs: 1000 },
-  configuration: { baseMs: 10 * 60_000, capMs: 6 * 3_600_000, floorMs: 10 * 60_000 },
+export const DEFAULT_POLICY: LinkPolicy = Object.freeze({
+  network: Object.freeze({ baseMs: 1000, capMs: 5 * 60_000, floorMs: 1000 }),
+  wifi: Object.freeze({ baseMs: 2000, capMs: 10 * 60_000, floorMs: 1000 }),
+  configuration: Object.freeze({ baseMs: 10 * 60_000, capMs: 6 * 3_600_000, floorMs: 10 * 60_000 }),
   // A lying time server is usually corrected within minutes (a captive portal, a DHCP-pushed NTP server).
-  time: { baseMs: 30_000, capMs: 60 * 60_000, floorMs: 5000 },
+  time: Object.freeze({ baseMs: 30_000, capMs: 60 * 60_000, floorMs: 5000 }),
   stableMs: 30_000,
   minConnectGapMs: 1000,
   radioOffMs: 5000,

@@ -8,8 +8,6 @@
  * their own. The device's own cycle (sample, upload, sleep) is the device
  * table in firmware/device/states.ts; it starts and stops this one.
  */
-import { deepFreeze } from '../util/freeze';
-
 /**
  * Every event the link reacts to. Code names states and events by these
  * strings (the types check them); the list is what tests walk (a readonly
@@ -26,17 +24,17 @@ export type LinkEvent = (typeof LINK_EVENTS)[number];
  * close_notify and the socket draining (bounded), radio still on. `Sleep`:
  * stopped, nothing open, radio off.
  */
-export const TRANSITIONS = deepFreeze({
-  Boot: { Start: 'WifiJoin' },
-  WifiJoin: { WifiUp: 'TimeSync', WifiFailed: 'Backoff', Stop: 'Sleep' },
-  TimeSync: { TimeSynced: 'TlsConnect', TimeFailed: 'Backoff', WifiLost: 'Backoff', Stop: 'Sleep' },
-  TlsConnect: { TlsUp: 'MqttConnect', TlsFailed: 'Backoff', WifiLost: 'Backoff', Stop: 'Sleep' },
+export const TRANSITIONS = Object.freeze({
+  Boot: Object.freeze({ Start: 'WifiJoin' }),
+  WifiJoin: Object.freeze({ WifiUp: 'TimeSync', WifiFailed: 'Backoff', Stop: 'Sleep' }),
+  TimeSync: Object.freeze({ TimeSynced: 'TlsConnect', TimeFailed: 'Backoff', WifiLost: 'Backoff', Stop: 'Sleep' }),
+  TlsConnect: Object.freeze({ TlsUp: 'MqttConnect', TlsFailed: 'Backoff', WifiLost: 'Backoff', Stop: 'Sleep' }),
   // With MQTT up, a lost Wi-Fi closes the client first: MqttFailed or LinkLost, class `wifi`.
-  MqttConnect: { MqttUp: 'Online', MqttFailed: 'Backoff', Stop: 'Sleep' },
-  Online: { LinkLost: 'Backoff', Stop: 'Closing' },
-  Backoff: { BackoffDone: 'WifiJoin', Stop: 'Sleep' },
-  Closing: { Closed: 'Sleep' },
-  Sleep: {},
+  MqttConnect: Object.freeze({ MqttUp: 'Online', MqttFailed: 'Backoff', Stop: 'Sleep' }),
+  Online: Object.freeze({ LinkLost: 'Backoff', Stop: 'Closing' }),
+  Backoff: Object.freeze({ BackoffDone: 'WifiJoin', Stop: 'Sleep' }),
+  Closing: Object.freeze({ Closed: 'Sleep' }),
+  Sleep: Object.freeze({}),
 } as const satisfies Record<string, Partial<Record<LinkEvent, string>>>);
 export type LinkState = keyof typeof TRANSITIONS;
 

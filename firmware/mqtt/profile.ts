@@ -7,7 +7,6 @@
  */
 import { MqttError } from './errors';
 import { codeAt, utf8Length } from './utf8';
-import { deepFreeze } from '../util/freeze';
 
 export type ProfileName = 'aws' | 'generic';
 
@@ -28,8 +27,8 @@ export interface BrokerProfile {
   readonly maxQos2Awaiting: number;
 }
 
-export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = deepFreeze({
-  aws: {
+export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = Object.freeze({
+  aws: Object.freeze({
     name: 'aws',
     maxClientIdBytes: 128,
     reservedClientIdPrefix: '$',
@@ -43,8 +42,8 @@ export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = deepFreeze
     maxInflight: 100,
     // AWS IoT Core has no QoS 2 in either direction ("MQTT" in the AWS IoT Core developer guide).
     maxQos2Awaiting: 0,
-  },
-  generic: {
+  }),
+  generic: Object.freeze({
     name: 'generic',
     maxClientIdBytes: 65535,
     reservedClientIdPrefix: undefined,
@@ -58,7 +57,7 @@ export const PROFILES: Readonly<Record<ProfileName, BrokerProfile>> = deepFreeze
     maxInflight: 65535,
     // A broker flooding QoS 2 without PUBREL could otherwise hold 65535 ids of RAM.
     maxQos2Awaiting: 32,
-  },
+  }),
 });
 
 function limit(message: string): MqttError {

@@ -4,7 +4,6 @@
  * same figures. Currents in mA at 3.3 V, durations in ms. Every figure names
  * its source (see also shared REFERENCE.md, "ESP32 power and timing").
  */
-import { deepFreeze } from '../util/freeze';
 
 export interface EnergyProfile {
   readonly name: 'esp32' | 'esp32s3' | 'esp32c3';
@@ -49,7 +48,7 @@ export interface EnergyProfile {
   readonly volts: number;
 }
 
-const ESP32: EnergyProfile = deepFreeze({
+const ESP32: EnergyProfile = Object.freeze({
   name: 'esp32',
   txMa: 180, // ESP32 datasheet, "RF power consumption": 11n TX 180 mA (11b 240, 11g 190)
   rxMa: 100, // ESP32 datasheet: RX/listen 95-100 mA
@@ -70,28 +69,28 @@ const ESP32: EnergyProfile = deepFreeze({
   // components/idf_test/include/esp32/idf_performance_target.h: the bounds its hardware RSA test enforces,
   // so these sums are upper bounds); an ECDSA P-256 signature is one point multiplication, 81 ms.
   // rsa-2048: 2 x 81 + 3 x 45 + 750 = 1,047 ms; ec-p256: 2 x 81 + 3 x 45 + 81 = 378 ms.
-  tlsClientCpuMs: { 'rsa-2048': 1047, 'ec-p256': 378 },
+  tlsClientCpuMs: Object.freeze({ 'rsa-2048': 1047, 'ec-p256': 378 }),
   airBitsPerS: 6_000_000, // conservative effective TCP goodput over 802.11n; ESP32 iperf reaches ~20 Mbit/s
   roundTripMs: 30, // a broker round trip on a good Wi-Fi/Internet path, radio in RX meanwhile
   volts: 3.3,
 });
 
-export const ENERGY_PROFILES: Readonly<Record<EnergyProfile['name'], EnergyProfile>> = deepFreeze({
+export const ENERGY_PROFILES: Readonly<Record<EnergyProfile['name'], EnergyProfile>> = Object.freeze({
   esp32: ESP32,
-  esp32s3: {
+  esp32s3: Object.freeze({
     ...ESP32,
     name: 'esp32s3',
     txMa: 340, // ESP32-S3 datasheet: TX peak 340 mA
     rxMa: 88, // ESP32-S3 datasheet: RX 88 mA
     deepSleepMa: 0.008, // ESP32-S3 datasheet: 7-8 uA
-  },
-  esp32c3: {
+  }),
+  esp32c3: Object.freeze({
     ...ESP32,
     name: 'esp32c3',
     txMa: 350, // ESP32-C3-MINI-1 datasheet: TX peak 350 mA
     rxMa: 82, // ESP32-C3-MINI-1 datasheet: RX 82 mA
     deepSleepMa: 0.005, // ESP32-C3-MINI-1 datasheet: 5 uA
-  },
+  }),
 });
 
 /** Charge (mA·ms) of one duty-cycled upload: boot, join, handshake, connect, publish, disconnect. */
