@@ -26,7 +26,7 @@ import { after, elapsed, reached } from '../util/time';
 import { encode } from './codec';
 import { MqttDecoder } from './decoder';
 import { MqttError, type CloseKind, type DecodeErrorKind } from './errors';
-import { describeReturnCode, type Packet, type PublishPacket, type QoS, type Will } from './packets';
+import { describeReturnCode, type Packet, type PublishPacket, type QoS, type SubscribePacket, type UnsubscribePacket, type Will } from './packets';
 import { PROFILES, checkClientId, checkPublish, checkSubscribe, clampKeepAlive, type ProfileName } from './profile';
 import { Session } from './session';
 
@@ -107,9 +107,6 @@ export class MqttClient {
   private lastSent = 0;
   /** Tick by which a reply must arrive (CONNACK or PINGRESP), when one is awaited. */
   private replyDeadline: number | undefined;
-  private readonly pendingSubscribe = new Map<number, readonly { topic: string; qos: QoS }[]>();
-  private readonly pendingUnsubscribe = new Map<number, readonly string[]>();
-  private activeSubscriptions = 0;
 
   /** Counters for reports: packets and bytes this client sent and received. */
   readonly stats = { packetsSent: 0, packetsReceived: 0, bytesSent: 0, pings: 0 };
@@ -140,6 +137,17 @@ export class MqttClient {
   private newPacketId(what: string): number | MqttError {
     if (this.state !== 'connected') return new MqttError('not-connected', `${what} needs an open connection`);
     return this.session.nextPacketId() ?? new MqttError('inflight-full', 'no packet identifier is free');
+  }
+
+  /** Send a SUBSCRIBE or UNSUBSCRIBE with a new packet id; the session keeps it until its ack. */
+  private request(type: 'subscribe' | 'unsubscribe', make: (packetId: number) => SubscribePacket | UnsubscribePacket): { packetId: number } | MqttError {
+    const packetId = this.newPacketId(type);
+    if (packetId instanceof MqttError) return packetId;
+    const packet = make(packetId);
+    const error = this.send(packet);
+    if (error) return error;
+    this.session.request(packet);
+    return { packetId };
   }
 
   /** Send CONNECT on a freshly opened stream. */
@@ -206,25 +214,12 @@ export class MqttClient {
   }
 
   subscribe(filters: readonly { topic: string; qos: QoS }[]): { packetId: number } | MqttError {
-    const limit = checkSubscribe(this.profile, filters, this.activeSubscriptions + this.pendingCount());
-    if (limit) return limit;
-    const packetId = this.newPacketId('subscribe');
-    if (packetId instanceof MqttError) return packetId;
-    const error = this.send({ type: 'subscribe', packetId, subscriptions: filters });
-    if (error) return error;
-    this.session.awaitAck(packetId);
-    this.pendingSubscribe.set(packetId, filters);
-    return { packetId };
+    return checkSubscribe(this.profile, filters, this.session.subscribedCount(filters))
+      ?? this.request('subscribe', (packetId) => ({ type: 'subscribe', packetId, subscriptions: filters }));
   }
 
   unsubscribe(topics: readonly string[]): { packetId: number } | MqttError {
-    const packetId = this.newPacketId('unsubscribe');
-    if (packetId instanceof MqttError) return packetId;
-    const error = this.send({ type: 'unsubscribe', packetId, topics });
-    if (error) return error;
-    this.session.awaitAck(packetId);
-    this.pendingUnsubscribe.set(packetId, topics);
-    return { packetId };
+    return this.request('unsubscribe', (packetId) => ({ type: 'unsubscribe', packetId, topics }));
   }
 
   /**
@@ -235,12 +230,6 @@ export class MqttClient {
   disconnect(): void {
     if (this.state === 'connected') this.send({ type: 'disconnect' });
     if (this.open) this.close('disconnected', 'closed by the device', undefined, undefined, undefined, true);
-  }
-
-  private pendingCount(): number {
-    let n = 0;
-    for (const filters of this.pendingSubscribe.values()) n += filters.length;
-    return n;
   }
 
   private send(packet: Packet): MqttError | undefined {
@@ -280,9 +269,6 @@ export class MqttClient {
         }
         this.state = 'connected';
         this.replyDeadline = undefined;
-        this.activeSubscriptions = packet.sessionPresent ? this.session.subscriptionCount : 0;
-        this.pendingSubscribe.clear();
-        this.pendingUnsubscribe.clear();
         const { republish, resubscribe } = this.session.resume(packet.sessionPresent, this.options.clock.now());
         this.options.log?.event('mqtt.connected', { sessionPresent: packet.sessionPresent, republish: republish.length, resubscribe: resubscribe.length });
         for (const p of republish) {
@@ -316,30 +302,15 @@ export class MqttClient {
       case 'pubcomp':
         // They answer a QoS 2 PUBLISH, which this client never sends.
         return this.unknownId(packet);
-      case 'suback': {
-        const filters = this.pendingSubscribe.get(packet.packetId);
-        if (!filters || !this.session.settleAck(packet.packetId)) return this.unknownId(packet);
-        this.pendingSubscribe.delete(packet.packetId);
-        if (packet.granted.length !== filters.length) return this.close('suback-mismatch', 'SUBACK does not answer every filter [MQTT-3.9.3-1]');
-        filters.forEach((f, i) => {
-          const granted = packet.granted[i];
-          if (granted !== 0x80) {
-            this.session.granted(f.topic, granted as QoS);
-            this.activeSubscriptions++;
-          }
-        });
-        this.events.onSubscribed?.(packet.packetId, packet.granted);
-        return;
-      }
+      case 'suback':
       case 'unsuback': {
-        const topics = this.pendingUnsubscribe.get(packet.packetId);
-        if (!topics || !this.session.settleAck(packet.packetId)) return this.unknownId(packet);
-        this.pendingUnsubscribe.delete(packet.packetId);
-        for (const topic of topics) {
-          this.session.removed(topic);
-          this.activeSubscriptions = Math.max(0, this.activeSubscriptions - 1);
+        const request = this.session.settle(packet);
+        if (!request) return this.unknownId(packet);
+        if (packet.type === 'unsuback') return this.events.onUnsubscribed?.(packet.packetId);
+        if (request.type === 'subscribe' && packet.granted.length !== request.subscriptions.length) {
+          return this.close('suback-mismatch', 'SUBACK does not answer every filter [MQTT-3.9.3-1]');
         }
-        this.events.onUnsubscribed?.(packet.packetId);
+        this.events.onSubscribed?.(packet.packetId, packet.granted);
         return;
       }
       default:

@@ -105,12 +105,13 @@ export function checkPublish(profile: BrokerProfile, topic: string, payloadBytes
 }
 
 /**
- * The profile's limits on a SUBSCRIBE. What MQTT itself forbids (no filters,
- * an invalid filter or QoS) the encoder refuses ('invalid-argument').
+ * The profile's limits on a SUBSCRIBE after which the broker would hold `total`
+ * filters. What MQTT itself forbids (no filters, an invalid filter or QoS) the
+ * encoder refuses ('invalid-argument').
  */
-export function checkSubscribe(profile: BrokerProfile, filters: readonly { topic: string; qos: number }[], active: number): MqttError | undefined {
+export function checkSubscribe(profile: BrokerProfile, filters: readonly { topic: string; qos: number }[], total: number): MqttError | undefined {
   if (filters.length > profile.maxFiltersPerSubscribe) return over(profile, `${filters.length} filters in one SUBSCRIBE`, profile.maxFiltersPerSubscribe);
-  if (active + filters.length > profile.maxSubscriptions) return over(profile, `${active + filters.length} subscriptions`, profile.maxSubscriptions, ' per connection');
+  if (total > profile.maxSubscriptions) return over(profile, `${total} subscriptions`, profile.maxSubscriptions, ' per connection');
   for (const { topic } of filters) {
     const bytes = utf8Length(topic);
     if (bytes > profile.maxTopicBytes) return over(profile, `topic filter is ${bytes} bytes`, profile.maxTopicBytes);

@@ -3,7 +3,7 @@
  * packet identifiers, outgoing QoS 1 messages awaiting PUBACK, incoming QoS 2
  * identifiers awaiting PUBREL, and the subscriptions to restore. No I/O, no time.
  */
-import type { PublishPacket, QoS } from './packets';
+import type { PublishPacket, QoS, SubackPacket, SubscribePacket, Subscription, UnsubackPacket, UnsubscribePacket } from './packets';
 
 export interface InflightPublish {
   packetId: number;
@@ -18,11 +18,11 @@ export class Session {
   private lastId = 0;
   /** Outgoing QoS 1 PUBLISHes by packet id, in the order they were sent. */
   private readonly inflight = new Map<number, InflightPublish>();
-  /** Identifiers of SUBSCRIBE/UNSUBSCRIBE awaiting their ack. */
-  private readonly pendingAcks = new Set<number>();
+  /** SUBSCRIBEs and UNSUBSCRIBEs awaiting their ack, by packet id. */
+  private readonly requests = new Map<number, SubscribePacket | UnsubscribePacket>();
   /** Incoming QoS 2 ids received and acknowledged with PUBREC, awaiting PUBREL [MQTT-4.3.3-2]. */
   private readonly inboundQos2 = new Set<number>();
-  /** Filters the broker granted, to subscribe again when it reports no session. */
+  /** Filters the broker granted and holds, to subscribe again when it reports no session. */
   private readonly subscriptions = new Map<string, QoS>();
 
   constructor(readonly maxInflight: number) {}
@@ -31,8 +31,17 @@ export class Session {
     return this.inflight.size;
   }
 
-  get subscriptionCount(): number {
-    return this.subscriptions.size;
+  /**
+   * Filters the broker would hold after a SUBSCRIBE of `filters`: those it
+   * holds, is asked for and `filters`, each once (a SUBSCRIBE to a held filter
+   * replaces it [MQTT-3.8.4-3]).
+   */
+  subscribedCount(filters: readonly Subscription[]): number {
+    const topics = new Set(this.subscriptions.keys());
+    const add = (list: readonly Subscription[]) => { for (const f of list) topics.add(f.topic); };
+    add(filters);
+    for (const r of this.requests.values()) if (r.type === 'subscribe') add(r.subscriptions);
+    return topics.size;
   }
 
   /**
@@ -42,7 +51,7 @@ export class Session {
   nextPacketId(): number | undefined {
     for (let tries = 0; tries < 65535; tries++) {
       this.lastId = this.lastId === 65535 ? 1 : this.lastId + 1;
-      if (!this.inflight.has(this.lastId) && !this.pendingAcks.has(this.lastId)) return this.lastId;
+      if (!this.inflight.has(this.lastId) && !this.requests.has(this.lastId)) return this.lastId;
     }
     return undefined;
   }
@@ -67,12 +76,30 @@ export class Session {
     return message;
   }
 
-  awaitAck(packetId: number): void {
-    this.pendingAcks.add(packetId);
+  request(packet: SubscribePacket | UnsubscribePacket): void {
+    this.requests.set(packet.packetId, packet);
   }
 
-  settleAck(packetId: number): boolean {
-    return this.pendingAcks.delete(packetId);
+  /**
+   * Settle a SUBACK or UNSUBACK: the request it answers, or undefined when no
+   * request of its kind awaits an ack with its id. A SUBACK's filters the
+   * broker granted are held from now on, the ones it refused (0x80) are not
+   * (a SUBACK with the wrong number of codes changes nothing: the client
+   * closes); an UNSUBACK's filters are no longer held.
+   */
+  settle(ack: SubackPacket | UnsubackPacket): SubscribePacket | UnsubscribePacket | undefined {
+    const request = this.requests.get(ack.packetId);
+    if (request?.type !== (ack.type === 'suback' ? 'subscribe' : 'unsubscribe')) return undefined;
+    this.requests.delete(ack.packetId);
+    if (request.type === 'unsubscribe') for (const topic of request.topics) this.subscriptions.delete(topic);
+    else if (ack.type === 'suback' && ack.granted.length === request.subscriptions.length) {
+      request.subscriptions.forEach((f, i) => {
+        const granted = ack.granted[i];
+        if (granted === 0x80) this.subscriptions.delete(f.topic);
+        else this.subscriptions.set(f.topic, granted);
+      });
+    }
+    return request;
   }
 
   /**
@@ -90,21 +117,13 @@ export class Session {
     this.inboundQos2.delete(packetId);
   }
 
-  granted(topic: string, qos: QoS): void {
-    this.subscriptions.set(topic, qos);
-  }
-
-  removed(topic: string): void {
-    this.subscriptions.delete(topic);
-  }
-
   /**
    * After CONNACK. With the broker's session kept, unacknowledged PUBLISHes go
    * again with DUP=1 [MQTT-4.4.0-1]; without it they go as new PUBLISHes, the
    * QoS 2 receive state is void, and the subscriptions must be made again.
    */
   resume(sessionPresent: boolean, now: number): { republish: PublishPacket[]; resubscribe: { topic: string; qos: QoS }[] } {
-    this.pendingAcks.clear();
+    this.requests.clear();
     if (!sessionPresent) this.inboundQos2.clear();
     const republish: PublishPacket[] = [];
     for (const m of this.inflight.values()) {

@@ -239,6 +239,26 @@ test('at most 100 QoS 1 messages in flight with the AWS profile; 50 subscription
   assert.ok(over instanceof MqttError && over.kind === 'limit');
 });
 
+test('the subscription limit counts what the broker holds or is asked for: refused filters not, restored ones once', () => {
+  const { client, stream, connect } = setup();
+  connect();
+  for (let i = 0; i < 50; i += 5) {
+    const s = client.subscribe(Array.from({ length: 5 }, (_, j) => ({ topic: `c/${i + j}`, qos: 1 as const }))) as { packetId: number };
+    client.receive(fromBroker({ cmd: 'suback', messageId: s.packetId, granted: i === 0 ? [1, 1, 1, 1, 128] : [1, 1, 1, 1, 1] }));
+  }
+  const one = client.subscribe([{ topic: 'c/x', qos: 0 }]);
+  assert.ok(!(one instanceof MqttError), 'the filter the broker refused does not count');
+  client.streamFailed({ category: 'closed', message: 'x' });
+  stream.closed = false;
+  stream.take();
+  connect(false);
+  const restored = (stream.take() as any[]).filter((p) => p.cmd === 'subscribe').flatMap((p) => p.subscriptions);
+  assert.equal(restored.length, 49, 'the granted filters go again, not the refused one or the unanswered one');
+  const over = client.subscribe([{ topic: 'c/y', qos: 0 }, { topic: 'c/z', qos: 0 }]);
+  assert.ok(over instanceof MqttError && over.kind === 'limit', 'filters being restored count once');
+  assert.ok(!(client.subscribe([{ topic: 'c/y', qos: 0 }]) instanceof MqttError));
+});
+
 test('the generic profile allows long topics and many slashes', () => {
   const { client, connect } = setup({ profile: 'generic' });
   connect();
