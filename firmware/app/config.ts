@@ -60,36 +60,38 @@ export function resolveConfig(raw: unknown): DeviceConfig {
   const fail = (key: string, want: string): never => {
     throw new ConfigError(`config.${key} must be ${want}, got ${JSON.stringify(r[key])}`);
   };
-  const str = (key: string, fallback: string): string => {
-    const v = r[key] ?? fallback;
+  /** The value set for `key`, else `fallback` (by default the key's entry in DEFAULTS). */
+  const get = (key: string, fallback?: unknown): unknown => r[key] ?? fallback ?? (DEFAULTS as Record<string, unknown>)[key];
+  const str = (key: string, fallback?: string): string => {
+    const v = get(key, fallback);
     return typeof v === 'string' && v.length > 0 ? v : fail(key, 'a non-empty string');
   };
-  const int = (key: string, fallback: number, min: number, max: number): number => {
-    const v = r[key] ?? fallback;
+  const int = (key: string, min: number, max: number): number => {
+    const v = get(key);
     return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fail(key, `an integer from ${min} to ${max}`);
   };
-  const oneOf = <T extends string>(key: string, fallback: T, allowed: readonly T[]): T => {
-    const v = r[key] ?? fallback;
+  const oneOf = <T extends string>(key: string, allowed: readonly T[]): T => {
+    const v = get(key);
     return allowed.includes(v as T) ? (v as T) : fail(key, allowed.map((a) => `"${a}"`).join(' or '));
   };
-  const profile = oneOf<ProfileName>('profile', DEFAULTS.profile, ['aws', 'generic']);
-  const powerMode = oneOf('powerMode', DEFAULTS.powerMode, ['auto', 'always', 'duty'] as const);
-  const endpoint = str('endpoint', DEFAULTS.endpoint);
-  const port = int('port', DEFAULTS.port, 1, 65535);
-  const thing = str('thing', DEFAULTS.thing);
+  const profile = oneOf<ProfileName>('profile', ['aws', 'generic']);
+  const powerMode = oneOf('powerMode', ['auto', 'always', 'duty'] as const);
+  const endpoint = str('endpoint');
+  const port = int('port', 1, 65535);
+  const thing = str('thing');
   const idError = checkClientId(PROFILES[profile], thing);
   if (idError) throw new ConfigError(`config.thing "${thing}": ${idError.message}`);
   /** A copy of an array of non-empty strings (at least `min`), the fallback when absent. */
-  const names = (key: string, fallback: readonly string[], min: number, want: string): string[] => {
-    const v = r[key] ?? fallback;
+  const names = (key: string, fallback: readonly string[] | undefined, min: number, want: string): string[] => {
+    const v = get(key, fallback);
     return Array.isArray(v) && v.length >= min && v.every((p) => typeof p === 'string' && p.length > 0) ? v.slice() : fail(key, want);
   };
   const alpn = names('alpn', port === 443 && profile === 'aws' ? ['x-amzn-mqtt-ca'] : [], 0, 'an array of protocol names');
-  const timeServers = names('timeServers', DEFAULTS.timeServers, 1, 'a non-empty array of host names');
-  const c = (r.credentials ?? DEFAULTS.credentials) as Record<string, unknown>;
+  const timeServers = names('timeServers', undefined, 1, 'a non-empty array of host names');
+  const c = get('credentials') as Record<string, unknown>;
   if (![c.ca, c.certificate, c.key].every((v) => typeof v === 'string')) fail('credentials', 'an object with ca, certificate and key names');
   const credentials = { ca: c.ca as string, certificate: c.certificate as string, key: c.key as string };
-  const sampleIntervalMs = int('sampleIntervalMs', DEFAULTS.sampleIntervalMs, 1000, 86_400_000);
+  const sampleIntervalMs = int('sampleIntervalMs', 1000, 86_400_000);
   const b = (r.backoff ?? {}) as Record<string, unknown>;
   if (typeof b !== 'object' || b === null || Array.isArray(b)) fail('backoff', 'an object with baseMs, capMs and jitter');
   const backoff: DeviceConfig['backoff'] = {};
@@ -107,8 +109,8 @@ export function resolveConfig(raw: unknown): DeviceConfig {
   if (network.capMs < network.baseMs) {
     throw new ConfigError(`config.backoff capMs (${network.capMs}) must be at least baseMs (${network.baseMs})`);
   }
-  const keepAliveS = int('keepAliveS', DEFAULTS.keepAliveS, 0, 65535);
-  const topic = str('topic', DEFAULTS.topic).split('{thing}').join(thing);
+  const keepAliveS = int('keepAliveS', 0, 65535);
+  const topic = str('topic').split('{thing}').join(thing);
   let topicError: Error | undefined = checkPublish(PROFILES[profile], topic, 0, 1);
   // What MQTT itself forbids in a topic (wildcards, ill-formed UTF-8) only the encoder checks.
   try {
@@ -129,14 +131,14 @@ export function resolveConfig(raw: unknown): DeviceConfig {
     credentials,
     topic,
     keepAliveS,
-    pubackTimeoutMs: int('pubackTimeoutMs', DEFAULTS.pubackTimeoutMs, 0, 0x7fffffff),
+    pubackTimeoutMs: int('pubackTimeoutMs', 0, 0x7fffffff),
     sampleIntervalMs,
-    uploadIntervalMs: int('uploadIntervalMs', DEFAULTS.uploadIntervalMs, sampleIntervalMs, 7 * 86_400_000),
+    uploadIntervalMs: int('uploadIntervalMs', sampleIntervalMs, 7 * 86_400_000),
     powerMode,
-    chip: oneOf('chip', DEFAULTS.chip, ['esp32', 'esp32s3', 'esp32c3'] as const),
+    chip: oneOf('chip', ['esp32', 'esp32s3', 'esp32c3'] as const),
     timeServers,
-    buildTimeMs: int('buildTimeMs', DEFAULTS.buildTimeMs, 0, 2 ** 48),
-    timeResyncMs: int('timeResyncMs', DEFAULTS.timeResyncMs, 60_000, 0x7fffffff),
+    buildTimeMs: int('buildTimeMs', 0, 2 ** 48),
+    timeResyncMs: int('timeResyncMs', 60_000, 0x7fffffff),
     backoff,
   };
 }
