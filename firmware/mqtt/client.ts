@@ -181,14 +181,14 @@ export class MqttClient {
       }
     });
     if (handlerError !== undefined) throw handlerError;
-    if (error) this.close('malformed', `broker sent a malformed packet: ${error.message}`, undefined, undefined, error.kind);
+    if (error) this.close('malformed', `broker sent a malformed packet: ${error.message}`, { decode: error.kind });
   }
 
   /** The stream failed or the peer closed it. */
   streamFailed(error: LinkError): void {
     if (!this.open) return;
     this.stream = undefined;
-    this.close('closed', `link ${error.category}: ${error.message}`, error);
+    this.close('closed', `link ${error.category}: ${error.message}`, { link: error });
   }
 
   publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain = false): { packetId: number | undefined } | MqttError {
@@ -229,7 +229,8 @@ export class MqttClient {
    */
   disconnect(): void {
     if (this.state === 'connected') this.send({ type: 'disconnect' });
-    if (this.open) this.close('disconnected', 'closed by the device', undefined, undefined, undefined, true);
+    this.stream = undefined; // not closed here: its owner ends it
+    this.close('disconnected', 'closed by the device');
   }
 
   private send(packet: Packet): MqttError | undefined {
@@ -261,8 +262,7 @@ export class MqttClient {
         if (this.state !== 'connecting') return this.close('second-connack', 'broker sent a second CONNACK');
         if (packet.returnCode !== 0) {
           const rc = packet.returnCode;
-          this.close('connack-refused', `broker refused the connection: ${describeReturnCode(rc)} (${rc})`, undefined, rc);
-          return;
+          return this.close('connack-refused', `broker refused the connection: ${describeReturnCode(rc)} (${rc})`, { returnCode: rc });
         }
         if (packet.sessionPresent && this.options.cleanSession) {
           return this.close('session-present', 'broker reported a session after a clean-session CONNECT [MQTT-3.2.2-1]');
@@ -389,16 +389,17 @@ export class MqttClient {
     return oldest === undefined ? undefined : after(oldest, this.pubackTimeoutMs);
   }
 
-  private close(kind: CloseKind, message: string, link?: LinkError, returnCode?: number, decode?: DecodeErrorKind, keepStream = false): void {
+  /** End this connection: the stream (if still held) is closed, `onClosed` told why. */
+  private close(kind: CloseKind, message: string, detail?: Omit<CloseReason, 'kind' | 'message'>): void {
     if (!this.open) return;
     this.state = 'closed';
     this.arm(); // closed: clears the timer and sets none
     this.replyDeadline = undefined;
     const stream = this.stream;
     this.stream = undefined;
-    if (!keepStream) stream?.close();
+    stream?.close();
     this.options.log?.event('mqtt.closed', { kind, message });
-    this.events.onClosed?.({ kind, message, link, returnCode, decode });
+    this.events.onClosed?.({ kind, message, ...detail });
   }
 }
 
