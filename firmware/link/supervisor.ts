@@ -246,14 +246,11 @@ export class LinkSupervisor {
     if (d.resyncTime) this.time.distrust();
     this.stats.backoffMs += d.delayMs;
     if (d.report) {
+      const takeover = d.report.takeover;
       this.hal.log.event('link.configuration-fault', {
         failure,
-        message: d.report.takeover
-          ? `the broker keeps closing connections right after they open: another device may be using client id "${this.config.thing}"`
-          : message,
-        check: d.report.takeover
-          ? 'that no other device uses this client id; retrying slowly'
-          : 'the device certificate and key, the CA, the endpoint name, and the thing policy; retrying slowly',
+        message: takeover ? `the broker keeps closing connections right after they open: another device may be using client id "${this.config.thing}"` : message,
+        check: `${takeover ? 'that no other device uses this client id' : 'the device certificate and key, the CA, the endpoint name, and the thing policy'}; retrying slowly`,
       });
     }
     this.hal.log.event('link.backoff', { failure, schedule: d.schedule, attempt: d.counters.attempts[d.schedule], delayMs: d.delayMs });
