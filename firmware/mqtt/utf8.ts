@@ -82,41 +82,41 @@ export function utf8Read(bytes: Uint8Array, start: number, end: number): string 
   let i = start;
   while (i < end) {
     const b = bytes[i];
+    // Continuation bytes after the lead, its payload bits, and the first continuation's range:
+    // E0 needs A0..BF (no overlong forms), ED 80..9F (no surrogates), F0 90..BF (no overlong forms), F4 80..8F (at most U+10FFFF).
+    let more: number;
     let cp: number;
+    let lo = 0x80;
+    let hi = 0xbf;
     if (b < 0x80) {
       if (b === 0) return undefined;
+      more = 0;
       cp = b;
-      i += 1;
     } else if (b >= 0xc2 && b <= 0xdf) {
-      if (i + 1 >= end) return undefined;
-      const b1 = bytes[i + 1];
-      if ((b1 & 0xc0) !== 0x80) return undefined;
-      cp = ((b & 0x1f) << 6) | (b1 & 0x3f);
-      i += 2;
+      more = 1;
+      cp = b & 0x1f;
     } else if (b >= 0xe0 && b <= 0xef) {
-      if (i + 2 >= end) return undefined;
-      const b1 = bytes[i + 1];
-      const b2 = bytes[i + 2];
-      // E0 needs A0..BF (no overlong forms); ED needs 80..9F (no surrogates).
-      const lo = b === 0xe0 ? 0xa0 : 0x80;
-      const hi = b === 0xed ? 0x9f : 0xbf;
-      if (b1 < lo || b1 > hi || (b2 & 0xc0) !== 0x80) return undefined;
-      cp = ((b & 0x0f) << 12) | ((b1 & 0x3f) << 6) | (b2 & 0x3f);
-      i += 3;
+      more = 2;
+      cp = b & 0x0f;
+      if (b === 0xe0) lo = 0xa0;
+      if (b === 0xed) hi = 0x9f;
     } else if (b >= 0xf0 && b <= 0xf4) {
-      if (i + 3 >= end) return undefined;
-      const b1 = bytes[i + 1];
-      const b2 = bytes[i + 2];
-      const b3 = bytes[i + 3];
-      // F0 needs 90..BF (no overlong forms); F4 needs 80..8F (at most U+10FFFF).
-      const lo = b === 0xf0 ? 0x90 : 0x80;
-      const hi = b === 0xf4 ? 0x8f : 0xbf;
-      if (b1 < lo || b1 > hi || (b2 & 0xc0) !== 0x80 || (b3 & 0xc0) !== 0x80) return undefined;
-      cp = ((b & 0x07) << 18) | ((b1 & 0x3f) << 12) | ((b2 & 0x3f) << 6) | (b3 & 0x3f);
-      i += 4;
+      more = 3;
+      cp = b & 0x07;
+      if (b === 0xf0) lo = 0x90;
+      if (b === 0xf4) hi = 0x8f;
     } else {
       return undefined;
     }
+    if (i + more >= end) return undefined;
+    for (let k = 1; k <= more; k++) {
+      const c = bytes[i + k];
+      if (c < lo || c > hi) return undefined;
+      cp = (cp << 6) | (c & 0x3f);
+      lo = 0x80;
+      hi = 0xbf;
+    }
+    i += more + 1;
     if (cp < 0x10000) {
       units.push(cp);
     } else {
