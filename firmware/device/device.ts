@@ -22,7 +22,8 @@ import type { Uploader } from '../telemetry/uploader';
 import { batchDue } from '../telemetry/batch';
 import { elapsed } from '../util/time';
 import { fromUtf8, toUtf8 } from '../util/text';
-import { nextDeviceState, type DeviceEvent, type DeviceState } from './states';
+import { nextState } from '../util/states';
+import { DEVICE_TRANSITIONS, type DeviceEvent, type DeviceState } from './states';
 
 /** The longest a duty-cycled wake stays up before it gives up and sleeps (a stuck handshake, a silent broker). */
 export const MAX_AWAKE_MS = 90_000;
@@ -234,7 +235,7 @@ export class Device {
 
   private move(event: DeviceEvent): boolean {
     const from = this.state;
-    const to = nextDeviceState(from, event);
+    const to = nextState<DeviceState, DeviceEvent>(DEVICE_TRANSITIONS, from, event);
     if (to === undefined) return false;
     this.state = to;
     this.hal.log.event('app.transition', { from, event, to });

@@ -1,8 +1,8 @@
 /**
  * The device's own cycle as data, beside the link's (firmware/link/states.ts):
- * sample, upload (the link runs), say goodbye, sleep. `next` is pure; the
- * device controller logs `app.transition` for each move and does nothing on an
- * illegal one. Every move happens (test-sim/test/device/device.test.ts).
+ * sample, upload (the link runs), say goodbye, sleep. The device controller
+ * asks the table (`nextState`, firmware/util/states.ts), logs `app.transition`
+ * for each move and does nothing on an illegal one. Every move happens (test-sim/test/device/device.test.ts).
  *
  *   Boot --Rest--> Asleep               duty: nothing due, or a backoff still runs
  *   Boot --Upload--> Uploading          duty: samples to send; the link starts
@@ -26,7 +26,3 @@ export const DEVICE_TRANSITIONS = Object.freeze({
   Restarting: Object.freeze({}),
 } as const satisfies Record<string, Partial<Record<DeviceEvent, string>>>);
 export type DeviceState = keyof typeof DEVICE_TRANSITIONS;
-
-export function nextDeviceState(state: DeviceState, event: DeviceEvent): DeviceState | undefined {
-  return (DEVICE_TRANSITIONS[state] as Partial<Record<DeviceEvent, DeviceState>>)[event];
-}

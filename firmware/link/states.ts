@@ -1,6 +1,6 @@
 /**
- * The link's states and events as data. `next` is pure: the supervisor asks it
- * before it acts and does nothing on an undefined (illegal) move. Every move
+ * The link's states and events as data. The supervisor asks the table
+ * (`nextState`, firmware/util/states.ts) before it acts and does nothing on an undefined (illegal) move. Every move
  * in the table happens (test-sim/test/link/reachability.test.ts drives each).
  *
  * DNS resolution happens inside the platform's secure-socket open, so its
@@ -37,7 +37,3 @@ export const TRANSITIONS = Object.freeze({
   Sleep: Object.freeze({}),
 } as const satisfies Record<string, Partial<Record<LinkEvent, string>>>);
 export type LinkState = keyof typeof TRANSITIONS;
-
-export function next(state: LinkState, event: LinkEvent): LinkState | undefined {
-  return (TRANSITIONS[state] as Partial<Record<LinkEvent, LinkState>>)[event];
-}

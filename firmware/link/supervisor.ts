@@ -3,7 +3,7 @@
  * table in states.ts, and applies `decide()` (decide.ts) after a failure.
  *
  * Contracts:
- * - It acts only on moves `next()` allows; an illegal move is logged and ignored.
+ * - It acts only on moves the state table allows; an illegal move is logged and ignored.
  * - Every transition is logged as `link.transition` {from, event, to}.
  * - After a failure it waits what `decide()` says; the radio is off for long
  *   waits. Two CONNECTs are never closer than `minConnectGapMs` (AWS: one per
@@ -23,7 +23,8 @@ import { elapsed } from '../util/time';
 import { classifyClose, classifyLinkError, type Failure } from './classify';
 import type { LinkConfig } from './config';
 import { DEFAULT_POLICY, decide, freshCounters, type FailureCounters, type LinkPolicy } from './decide';
-import { next, type LinkEvent, type LinkState } from './states';
+import { nextState } from '../util/states';
+import { TRANSITIONS, type LinkEvent, type LinkState } from './states';
 
 export interface SupervisorHooks {
   onOnline?(): void;
@@ -134,7 +135,7 @@ export class LinkSupervisor {
 
   private move(event: LinkEvent): boolean {
     const from = this.state;
-    const to = next(from, event);
+    const to = nextState<LinkState, LinkEvent>(TRANSITIONS, from, event);
     if (to === undefined) {
       this.hal.log.event('link.illegal', { state: from, event });
       return false;

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LINK_EVENTS, TRANSITIONS, next, type LinkState } from '../../../firmware/link/states';
-import { DEVICE_EVENTS, DEVICE_TRANSITIONS, nextDeviceState, type DeviceState } from '../../../firmware/device/states';
+import { LINK_EVENTS, TRANSITIONS, type LinkEvent, type LinkState } from '../../../firmware/link/states';
+import { DEVICE_EVENTS, DEVICE_TRANSITIONS, type DeviceEvent, type DeviceState } from '../../../firmware/device/states';
+import { nextState } from '../../../firmware/util/states';
 
 const LINK_STATES = Object.keys(TRANSITIONS) as LinkState[];
 const DEVICE_STATES = Object.keys(DEVICE_TRANSITIONS) as DeviceState[];
@@ -27,13 +28,13 @@ const DEVICE_LEGAL: Record<string, string> = {
 
 test('every state/event pair: the link table allows exactly the intended moves', () => {
   for (const state of LINK_STATES) {
-    for (const event of LINK_EVENTS) assert.equal(next(state, event), LEGAL[`${state}/${event}`], `${state} + ${event}`);
+    for (const event of LINK_EVENTS) assert.equal(nextState<LinkState, LinkEvent>(TRANSITIONS, state, event), LEGAL[`${state}/${event}`], `${state} + ${event}`);
   }
 });
 
 test('every state/event pair: the device table allows exactly the intended moves', () => {
   for (const state of DEVICE_STATES) {
-    for (const event of DEVICE_EVENTS) assert.equal(nextDeviceState(state, event), DEVICE_LEGAL[`${state}/${event}`], `${state} + ${event}`);
+    for (const event of DEVICE_EVENTS) assert.equal(nextState<DeviceState, DeviceEvent>(DEVICE_TRANSITIONS, state, event), DEVICE_LEGAL[`${state}/${event}`], `${state} + ${event}`);
   }
 });
 
