@@ -4,6 +4,7 @@
  */
 import type { LinkError } from '../../hal/types';
 import type { CloseReason } from '../mqtt/client';
+import type { BrokerViolation } from '../mqtt/errors';
 
 export type Failure =
   | 'wifi'            // no access point, association lost
@@ -45,16 +46,11 @@ export function classifyClose(reason: CloseReason): Failure {
     case 'keepalive-timeout': return 'keepalive';
     case 'connack-timeout':
     case 'puback-timeout': return 'timeout';
-    case 'malformed':
-    case 'before-connack':
-    case 'second-connack':
-    case 'session-present':
-    case 'unknown-packet-id':
-    case 'suback-mismatch':
-    case 'qos2-refused':
-    case 'qos2-limit':
-    case 'send-failed': return 'protocol';
     // The supervisor never classifies its own disconnect; were it asked, the broker is not at fault.
     case 'disconnected': return 'broker-closed';
+    default:
+      // Every other kind (the type checks it): the broker broke MQTT, or a packet the session owed did not encode.
+      reason.kind satisfies BrokerViolation | 'send-failed';
+      return 'protocol';
   }
 }

@@ -32,17 +32,11 @@ export type RefusalKind =
 export type MqttErrorKind = DecodeErrorKind | RefusalKind;
 
 /**
- * Why a connection ended. The broker-violation kinds each name one rule of
- * MQTT 3.1.1 that a client can check; the link supervisor classes them all as
- * `protocol` (link/classify.ts), the log keeps the kind.
+ * The broker broke MQTT 3.1.1: each kind names one rule a client can check.
+ * The link supervisor classes them all as `protocol` (link/classify.ts), the
+ * log keeps the kind.
  */
-export type CloseKind =
-  // The broker said no, or said nothing in time.
-  | 'connack-refused'      // CONNACK with a non-zero return code (Table 3.1)
-  | 'connack-timeout'      // no CONNACK within the deadline
-  | 'keepalive-timeout'    // no PINGRESP within the deadline: half-open link [MQTT-3.1.2-24]
-  | 'puback-timeout'       // a QoS 1 PUBLISH waited past the PUBACK deadline
-  // The broker broke MQTT 3.1.1.
+export type BrokerViolation =
   | 'malformed'            // bytes that do not decode (`decode` has the DecodeErrorKind)
   | 'before-connack'       // a packet other than CONNACK came first [MQTT-3.2.0-1]
   | 'second-connack'       // CONNACK on a connection that already has one (§3.2)
@@ -50,7 +44,16 @@ export type CloseKind =
   | 'unknown-packet-id'    // PUBACK, PUBREC, PUBCOMP, SUBACK or UNSUBACK for an id the client never sent or already settled (§4.3, §3.9, §3.11)
   | 'suback-mismatch'      // SUBACK does not answer every filter [MQTT-3.9.3-1]
   | 'qos2-refused'         // QoS 2 (PUBLISH or PUBREL) from a broker whose profile has none (AWS IoT Core)
-  | 'qos2-limit'           // more incoming QoS 2 messages awaiting PUBREL than the profile's bound
+  | 'qos2-limit';          // more incoming QoS 2 messages awaiting PUBREL than the profile's bound
+
+/** Why a connection ended. */
+export type CloseKind =
+  // The broker said no, or said nothing in time.
+  | 'connack-refused'      // CONNACK with a non-zero return code (Table 3.1)
+  | 'connack-timeout'      // no CONNACK within the deadline
+  | 'keepalive-timeout'    // no PINGRESP within the deadline: half-open link [MQTT-3.1.2-24]
+  | 'puback-timeout'       // a QoS 1 PUBLISH waited past the PUBACK deadline
+  | BrokerViolation
   // The device or the link below.
   | 'send-failed'          // a packet the session owed (republish, resubscribe) could not be encoded
   | 'closed'               // the stream below failed or the peer closed it
