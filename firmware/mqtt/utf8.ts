@@ -81,42 +81,40 @@ export function utf8Read(bytes: Uint8Array, start: number, end: number): string 
   const units: number[] = [];
   let i = start;
   while (i < end) {
-    const b = bytes[i];
-    // Continuation bytes after the lead, its payload bits, and the first continuation's range:
-    // E0 needs A0..BF (no overlong forms), ED 80..9F (no surrogates), F0 90..BF (no overlong forms), F4 80..8F (at most U+10FFFF).
-    let more: number;
-    let cp: number;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (b < 0x80) {
-      if (b === 0) return undefined;
-      more = 0;
-      cp = b;
-    } else if (b >= 0xc2 && b <= 0xdf) {
-      more = 1;
-      cp = b & 0x1f;
-    } else if (b >= 0xe0 && b <= 0xef) {
-      more = 2;
-      cp = b & 0x0f;
-      if (b === 0xe0) lo = 0xa0;
-      if (b === 0xed) hi = 0x9f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      more = 3;
-      cp = b & 0x07;
-      if (b === 0xf0) lo = 0x90;
-      if (b === 0xf4) hi = 0x8f;
-    } else {
-      return undefined;
+    let cp = bytes[i++];
+    if (cp === 0) return undefined;
+    if (cp >= 0x80) {
+      // The lead byte sets how many continuation bytes follow and the first one's range:
+      // E0 needs A0..BF (no overlong forms), ED 80..9F (no surrogates), F0 90..BF (no overlong forms), F4 80..8F (at most U+10FFFF).
+      const b = cp;
+      let more: number;
+      let lo = 0x80;
+      let hi = 0xbf;
+      if (b >= 0xc2 && b <= 0xdf) {
+        more = 1;
+        cp = b & 0x1f;
+      } else if (b >= 0xe0 && b <= 0xef) {
+        more = 2;
+        cp = b & 0x0f;
+        if (b === 0xe0) lo = 0xa0;
+        if (b === 0xed) hi = 0x9f;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        more = 3;
+        cp = b & 0x07;
+        if (b === 0xf0) lo = 0x90;
+        if (b === 0xf4) hi = 0x8f;
+      } else {
+        return undefined;
+      }
+      if (i + more > end) return undefined;
+      for (const stop = i + more; i < stop; i++) {
+        const c = bytes[i];
+        if (c < lo || c > hi) return undefined;
+        cp = (cp << 6) | (c & 0x3f);
+        lo = 0x80;
+        hi = 0xbf;
+      }
     }
-    if (i + more >= end) return undefined;
-    for (let k = 1; k <= more; k++) {
-      const c = bytes[i + k];
-      if (c < lo || c > hi) return undefined;
-      cp = (cp << 6) | (c & 0x3f);
-      lo = 0x80;
-      hi = 0xbf;
-    }
-    i += more + 1;
     if (cp < 0x10000) {
       units.push(cp);
     } else {
