@@ -12,7 +12,7 @@ import { X509Certificate } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDevPki, generateDevPki, issuedBy, readDevPki, writeDevPki } from '../../../tools/provision/pki';
+import { ensureDevPki, generateDevPki, issuedBy, readDevPki, writeDevPki, type Pki } from '../../../tools/provision/pki';
 import { runSimulation } from '../../sim';
 import { localWorld } from '../../net/world';
 import { parseScenario } from '../../scenarios/scenario';
@@ -24,6 +24,10 @@ before(async () => {
 after(async () => rm(base, { recursive: true, force: true }));
 
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+
+/** A second dev PKI, made once (RSA key generation is most of this file's CPU): another PKI's root, or the one remade under a run. */
+let spareMade: Promise<Pki> | undefined;
+const spare = () => (spareMade ??= generateDevPki());
 const PKI_MODULE = new URL('../../../tools/provision/pki.ts', import.meta.url).pathname;
 
 /** Runs ensureDevPki(dir) in a separate Node process; resolves to the root CA fingerprint it got. */
@@ -71,7 +75,7 @@ test('a usable dev PKI is reused as it is; one with too few devices is remade wi
 test('a dev PKI whose files come from two different PKIs is remade, not used', async () => {
   const dir = join(base, 'mixed');
   await writeDevPki(await generateDevPki(), dir);
-  const other = await generateDevPki();
+  const other = await spare();
   await writeDevPki({ ...(await readDevPki(dir)), rootCa: other.rootCa }, dir);
   let reason = '';
   const pki = await ensureDevPki(dir, { onMake: (why) => (reason = why) });
@@ -98,7 +102,7 @@ test('a running simulation keeps its credentials when the dev PKI on disk is rem
     beforeRun(scheduler) {
       // Another process remakes the PKI in place (as `npm run provision` would) while the device is online.
       scheduler.at(3 * 60_000, async () => {
-        await writeDevPki(await generateDevPki(), dir);
+        await writeDevPki(await spare(), dir);
         remadeAt = scheduler.now;
       });
     },
