@@ -2,7 +2,7 @@
  * The same seed gives the same run: for every built-in scenario, the event log
  * (with its virtual timestamps) of two runs has the same SHA-256, the second
  * run made while a CPU-burning process competes for the machine. Long
- * scenarios run their first 3 hours; the fleet scenario runs 50 of its devices.
+ * scenarios run their first 3 hours; the fleet scenario runs 20 of its devices.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +21,7 @@ const recorded = new Set<string>();
 async function digest(name: string): Promise<string> {
   const scenario = loadScenario(name);
   const fleet = scenario.devices > 1 && name.startsWith('fleet');
-  if (fleet) scenario.devices = 50;
+  if (fleet) scenario.devices = 20;
   const { summary, events } = await runSimulation({
     engine: 'node', seed: 1, scenario, durationMs: Math.min(scenario.durationMs, CAP_MS), world: fleet ? 'model' : 'local',
   });
