@@ -23,7 +23,7 @@
  */
 import type { Clock, LinkError, Log, SecureStream, Timers, TimerId } from '../../hal/types';
 import { after, elapsed, reached } from '../util/time';
-import { encode } from './codec';
+import { encode, sizeOf } from './codec';
 import { MqttDecoder } from './decoder';
 import { MqttError, type CloseKind, type DecodeErrorKind } from './errors';
 import { describeReturnCode, type Packet, type PublishPacket, type QoS, type SubscribePacket, type UnsubscribePacket, type Will } from './packets';
@@ -54,7 +54,7 @@ export interface MqttClientOptions {
   will?: Will;
   /** Largest packet accepted from the broker (receive buffer). Default 16 KB. */
   maxPacketSize?: number;
-  /** Transmit buffer; a packet larger than this is refused ('buffer-too-small'). Default 16 KB. */
+  /** Largest packet sent, each encoded into a buffer of its own size; a larger one is refused ('buffer-too-small'). Default 16 KB. */
   txBufferSize?: number;
   /** Bound of outgoing QoS 1 messages in flight; default the profile's (AWS: 100). */
   maxInflight?: number;
@@ -97,7 +97,7 @@ export class MqttClient {
   readonly keepAliveS: number;
   readonly session: Session;
   private readonly decoder: MqttDecoder;
-  private readonly tx: Uint8Array;
+  private readonly txLimit: number;
   private readonly pingTimeoutMs: number;
   private readonly connackTimeoutMs: number;
   private readonly pubackTimeoutMs: number;
@@ -118,7 +118,7 @@ export class MqttClient {
     this.keepAliveS = clampKeepAlive(this.profile, options.keepAliveS);
     this.session = new Session(Math.min(options.maxInflight ?? this.profile.maxInflight, this.profile.maxInflight));
     this.decoder = new MqttDecoder({ maxPacketSize: options.maxPacketSize ?? 16 * 1024 });
-    this.tx = new Uint8Array(options.txBufferSize ?? 16 * 1024);
+    this.txLimit = options.txBufferSize ?? 16 * 1024;
     this.pingTimeoutMs = options.pingTimeoutMs ?? 10_000;
     this.connackTimeoutMs = options.connackTimeoutMs ?? 10_000;
     this.pubackTimeoutMs = options.pubackTimeoutMs ?? (this.keepAliveS > 0 ? 2000 * this.keepAliveS : 0);
@@ -237,13 +237,16 @@ export class MqttClient {
     const stream = this.stream;
     if (!stream) return new MqttError('not-connected', 'no stream');
     let size: number;
+    let out: Uint8Array;
     try {
-      // The encoder validates every field and refuses a packet larger than the transmit buffer ('buffer-too-small').
-      size = encode(packet, this.tx, 0);
+      // sizeOf validates every field as encode does; a buffer of the packet's own size, never more than the limit.
+      size = sizeOf(packet);
+      if (size > this.txLimit) return new MqttError('buffer-too-small', `${packet.type} of ${size} bytes exceeds txBufferSize ${this.txLimit}`);
+      encode(packet, out = new Uint8Array(size), 0);
     } catch (error) {
       return error as MqttError;
     }
-    stream.write(this.tx.subarray(0, size), { reply: expectsReply(packet) });
+    stream.write(out, { reply: expectsReply(packet) });
     this.stats.packetsSent++;
     this.stats.bytesSent += size;
     this.lastSent = this.options.clock.now();

@@ -6,9 +6,12 @@
  *   `undefined`, or the `MqttError` that poisoned the decoder. Packets completed
  *   earlier in the same chunk are delivered before the error is returned. Once
  *   poisoned, every `push` returns that same error until `reset()`.
- * - Memory is bounded by `maxPacketSize`: the body buffer is allocated once, in
- *   the constructor, and a packet whose fixed header announces more than
- *   `maxPacketSize` bytes is rejected before any of its body is stored.
+ * - Memory is bounded by `maxPacketSize`: a packet whose fixed header
+ *   announces more than `maxPacketSize` bytes is rejected before any of its
+ *   body is stored. A body that arrives whole in one chunk is parsed in place;
+ *   one split across chunks is gathered in a buffer of exactly its size, made
+ *   when its fixed header ends and kept until the next split body replaces it,
+ *   so an idle decoder holds no more than the last split body.
  * - A decoded PUBLISH payload, will payload and password are fresh copies that
  *   the handler may keep. Apart from them, each packet allocates only its own
  *   object, strings and arrays.
@@ -44,7 +47,7 @@ const BODY = 2;
 
 export class MqttDecoder {
   readonly maxPacketSize: number;
-  private readonly body: Uint8Array;
+  private body: Uint8Array;
   private state = HEADER;
   /** Fixed header byte 1 of the packet in progress. */
   private first = 0;
@@ -67,8 +70,7 @@ export class MqttDecoder {
       throw new MqttError('invalid-argument', `maxPacketSize ${max} is outside 2..268435460`);
     }
     this.maxPacketSize = max;
-    this.body = new Uint8Array(max - 2);
-    this.src = this.body;
+    this.src = this.body = new Uint8Array(0);
   }
 
   /** Bytes of the packet in progress held in the body buffer. */
@@ -76,9 +78,9 @@ export class MqttDecoder {
     return this.state === BODY ? this.filled : 0;
   }
 
-  /** Size of the body buffer, always `maxPacketSize - 2`. */
+  /** Largest body the decoder will buffer: `maxPacketSize - 2`. */
   get capacity(): number {
-    return this.body.length;
+    return this.maxPacketSize - 2;
   }
 
   /** Forgets the packet in progress and any error, as for a new connection. */
@@ -141,6 +143,7 @@ export class MqttDecoder {
           if (!this.deliver(chunk, start, i, onPacket)) return this.error;
         } else {
           this.filled = 0;
+          this.body = new Uint8Array(this.length);
           this.state = BODY;
         }
       } else {
