@@ -23,7 +23,7 @@
  */
 import type { Clock, LinkError, Log, SecureStream, Timers, TimerId } from '../../hal/types';
 import { after, elapsed, reached } from '../util/time';
-import { encode, sizeOf } from './codec';
+import { encode, remainingLength, remainingLengthSize } from './codec';
 import { MqttDecoder } from './decoder';
 import { MqttError, type CloseKind, type DecodeErrorKind } from './errors';
 import { describeReturnCode, type Packet, type PublishPacket, type QoS, type SubscribePacket, type UnsubscribePacket, type Will } from './packets';
@@ -239,10 +239,11 @@ export class MqttClient {
     let size: number;
     let out: Uint8Array;
     try {
-      // sizeOf validates every field as encode does; a buffer of the packet's own size, never more than the limit.
-      size = sizeOf(packet);
+      // remainingLength validates every field; a buffer of the packet's own size, never more than the limit.
+      const length = remainingLength(packet);
+      size = 1 + remainingLengthSize(length) + length;
       if (size > this.txLimit) return new MqttError('buffer-too-small', `${packet.type} of ${size} bytes exceeds txBufferSize ${this.txLimit}`);
-      encode(packet, out = new Uint8Array(size), 0);
+      encode(packet, out = new Uint8Array(size), 0, length);
     } catch (error) {
       return error as MqttError;
     }

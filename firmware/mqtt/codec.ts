@@ -32,10 +32,9 @@ export function sizeOf(packet: Packet): number {
 
 /**
  * Writes `packet` at `out[offset]` and returns the number of bytes written
- * (`sizeOf(packet)`).
+ * (`sizeOf(packet)`). `length`: its `remainingLength`, when the caller has it.
  */
-export function encode(packet: Packet, out: Uint8Array, offset = 0): number {
-  const length = remainingLength(packet);
+export function encode(packet: Packet, out: Uint8Array, offset = 0, length = remainingLength(packet)): number {
   const size = 1 + remainingLengthSize(length) + length;
   if (!(out instanceof Uint8Array)) invalid('out must be a Uint8Array');
   if (!Number.isInteger(offset) || offset < 0 || offset > out.length) invalid(`offset ${offset} outside the buffer`);
@@ -108,7 +107,7 @@ export function encode(packet: Packet, out: Uint8Array, offset = 0): number {
 }
 
 /** Validates `packet` and returns its remaining length. */
-function remainingLength(packet: Packet): number {
+export function remainingLength(packet: Packet): number {
   if (packet === null || typeof packet !== 'object') invalid('packet must be an object');
   let length: number;
   switch (packet.type) {
