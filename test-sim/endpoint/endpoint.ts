@@ -148,6 +148,8 @@ export interface LocalEndpoint {
   sweep(): void;
   /** Serve one connection given as a stream (an in-memory connection); TCP connections arrive by themselves. */
   accept(socket: Duplex): void;
+  /** Client connections whose stream has not closed yet: 0 once the endpoint has finished every connection's side. */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
@@ -472,6 +474,7 @@ export async function createLocalEndpoint(options: LocalEndpointOptions): Promis
         .map((s) => ({ clientId: s.clientId!, keepalive: { ...s.keepalive! }, lastHeard: s.lastHeard })),
     sweep,
     accept,
+    openConnections: () => sockets.size,
     close() {
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLocalEndpoint, type EndpointEventFields, type LocalEndpoint } from '../../endpoint/endpoint';
 import { generateDevPki, type Pki } from '../../../tools/provision/pki';
-import { delay, manualClock, MqttTestClient } from './support';
+import { manualClock, MqttTestClient, until } from './support';
 
 let pki: Pki;
 let endpoint: LocalEndpoint;
@@ -43,12 +43,8 @@ async function connected(clientId: string, will = false): Promise<MqttTestClient
 }
 
 async function closeOf(clientId: string): Promise<EndpointEventFields> {
-  for (let i = 0; i < 100; i++) {
-    const found = closed.find((f) => f.clientId === clientId);
-    if (found) return found;
-    await delay(20);
-  }
-  throw new Error(`no client.closed for ${clientId}`);
+  await until(() => closed.some((f) => f.clientId === clientId), `client.closed for ${clientId}`);
+  return closed.find((f) => f.clientId === clientId)!;
 }
 
 test('DISCONNECT then TLS close_notify is a clean close with close_notify', async () => {
@@ -63,8 +59,9 @@ test('DISCONNECT then TLS close_notify is a clean close with close_notify', asyn
 
 test('DISCONNECT then a bare TCP close is clean but without close_notify', async () => {
   const c = await connected('clean-bare');
+  const bytesIn = endpoint.stats.bytesIn;
   c.send({ cmd: 'disconnect' });
-  await delay(50);
+  await until(() => endpoint.stats.bytesIn >= bytesIn + 2, 'the DISCONNECT at the endpoint');
   c.socket.destroy(); // no close_notify
   const fields = await closeOf('clean-bare');
   assert.equal(fields.clean, true);

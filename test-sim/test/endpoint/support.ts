@@ -116,8 +116,16 @@ export class MqttTestClient {
   }
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Polls `ready` until it holds; throws naming `what` if it still does not after `timeoutMs` of wall time.
+ * Tests wait for state, never for a fixed time: the timeout only bounds a test that would otherwise hang.
+ */
+export async function until(ready: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** The device's side of a TLS session to `endpoint` with the PKI's first device, as the firmware opens it. */

@@ -11,7 +11,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSecureSocket, type SecureSocketOptions } from '../../net/secure';
 import type { LinkError } from '../../../hal/types';
-import { deviceSocketOptions } from '../endpoint/support';
+import { deviceSocketOptions, until } from '../endpoint/support';
 import { makeFixturePki, NEGATIVE_CASES, startImpostor, type FixturePki, type NegativeCase } from './impostors';
 
 let pki: FixturePki;
@@ -47,7 +47,7 @@ async function attempt(testCase: Pick<NegativeCase, 'endpoint' | 'rewriteSelecte
         },
       });
     });
-    await new Promise((resolve) => setTimeout(resolve, 50)); // let the endpoint finish its side
+    await until(() => impostor.endpoint.openConnections() === 0, "the endpoint's side of the connection to close");
     return {
       ...outcome,
       mqttBytes: impostor.mqttBytes(),

@@ -13,7 +13,7 @@ import { findMosquitto, MOSQUITTO_MISSING, startMosquitto, type MosquittoBroker 
 import { checkChainDates, openSecureSocket, TlsSessionCache, type SecureConnectInfo, type SecureSocket, type SecureSocketOptions } from '../../net/secure';
 import { generateDevPki, type Pki } from '../../../tools/provision/pki';
 import type { LinkError } from '../../../hal/types';
-import { deviceSocketOptions } from '../endpoint/support';
+import { deviceSocketOptions, until } from '../endpoint/support';
 
 let pki: Pki;
 let endpoint: LocalEndpoint;
@@ -97,7 +97,7 @@ test('the peer closing an open stream is `closed`, reported once, and close() af
   // A `$` client id makes the endpoint drop the connection after the handshake.
   const s = mqttSession(options(), '$not-allowed');
   await s.settled;
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await until(() => endpoint.openConnections() === 0, "the endpoint's side of the connection to close");
   assert.equal(s.errors.length, 1);
   assert.equal(s.errors[0].category, 'closed');
   assert.doesNotThrow(() => s.socket.write(new Uint8Array([0xc0, 0]))); // after onError: ignored
@@ -112,7 +112,9 @@ test('write before onConnect and after close() throw; close() before connect sil
   assert.throws(() => socket.write(new Uint8Array([1])), /before onConnect/);
   socket.close();
   assert.throws(() => socket.write(new Uint8Array([1])), /after close/);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Whether or not the TCP connection reached the endpoint, it is over once the endpoint holds none.
+  await until(() => endpoint.openConnections() === 0, "the endpoint's side of the connection to close");
+  await new Promise((resolve) => setImmediate(resolve));
   assert.equal(fired, 0);
 });
 
