@@ -5,7 +5,10 @@
  *
  * - during a TLS connect (until it succeeds or fails);
  * - after a write the firmware marked `{ reply: true }`, until bytes come back
- *   or `REPLY_WAIT_WALL_MS` of wall time passed;
+ *   or `REPLY_WAIT_WALL_MS` of wall time passed; when more such writes were
+ *   made than chunks came back (a burst of QoS 1 PUBLISHes), after each chunk
+ *   for up to `REPLY_GAP_WALL_MS` more, since the next replies are right behind
+ *   (a broker that coalesced them into one chunk costs that wait once);
  * - for `QUIET_MS` of wall time after any bytes moved;
  * - before each jump, one turn of Node's event loop lets I/O that already
  *   arrived (a reset) post its task; at the end of a run, up to `DRAIN_MS`
@@ -18,6 +21,8 @@ import type { Scheduler } from './scheduler';
 
 /** Longest wall time a write marked `reply` holds the clock: long enough for a broker on a loaded machine, short for one that never answers. */
 export const REPLY_WAIT_WALL_MS = 5000;
+/** Longest wall time the clock waits for the next of several replies due after one came back. */
+export const REPLY_GAP_WALL_MS = 250;
 /** Wall time after bytes moved during which a reply may still come. */
 const QUIET_MS = 5;
 /** Longest wall time spent at the end of a run waiting for real I/O to settle. */
@@ -46,8 +51,8 @@ export class RealIo {
     this.mark();
   }
 
-  /** A reply is due: hold until the returned release is called (bytes came back) or the wall-time bound passes. */
-  replyDue(): () => void {
+  /** A reply is due: hold until the returned release is called (bytes came back) or `boundMs` of wall time pass (then `onTimeout`). */
+  replyDue(boundMs = REPLY_WAIT_WALL_MS, onTimeout?: () => void): () => void {
     this.touch();
     this.beginIo();
     let held = true;
@@ -57,7 +62,10 @@ export class RealIo {
       clearTimeout(timer);
       this.endIo();
     };
-    const timer = setTimeout(release, REPLY_WAIT_WALL_MS);
+    const timer = setTimeout(() => {
+      release();
+      onTimeout?.();
+    }, boundMs);
     return release;
   }
 

@@ -14,6 +14,7 @@ import { ok, type BridgeTable } from '../device/bridge';
 import type { DeviceContext } from '../device/context';
 import type { TlsSessionCache } from './secure';
 import type { TlsSessionStore } from './tls-session';
+import { REPLY_GAP_WALL_MS } from '../clock/real-io';
 
 export interface SecureSocketEvents {
   onConnect(info: { alpn: string | undefined; resumed: boolean; protocol?: string | null }): void;
@@ -57,6 +58,8 @@ interface StreamState {
   closed: boolean;
   /** Real sockets: a reply is due (clock/real-io.ts); called when bytes come back. */
   replyDue?: () => void;
+  /** Real sockets: writes marked `reply` not yet matched by a chunk coming back. */
+  repliesDue?: number;
 }
 
 export class SecureStreams {
@@ -129,6 +132,12 @@ export class SecureStreams {
     this.outbox.push(() => this.closeNow(stream));
   }
 
+  /** A reply bound passed: the broker is not answering the writes still counted, so none is awaited. */
+  private noReplies(stream: StreamState): void {
+    stream.replyDue = undefined;
+    stream.repliesDue = 0;
+  }
+
   private closeNow(stream: StreamState): void {
     stream.closed = true;
     stream.replyDue?.();
@@ -142,8 +151,10 @@ export class SecureStreams {
       this.ctx.meter.bytes(m.body.length, true);
       const realIo = this.scheduler.realIo;
       if (realIo) {
-        if (m.op === Op.TlsWriteReply) stream.replyDue ??= realIo.replyDue();
-        else realIo.touch();
+        if (m.op === Op.TlsWriteReply) {
+          stream.repliesDue = (stream.repliesDue ?? 0) + 1;
+          stream.replyDue ??= realIo.replyDue(undefined, () => this.noReplies(stream));
+        } else realIo.touch();
       }
       const bytes = m.body.slice();
       this.outbox.push(() => {
@@ -249,6 +260,8 @@ export class SecureStreams {
             if (realIo) {
               stream.replyDue?.();
               stream.replyDue = undefined;
+              stream.repliesDue = Math.max(0, (stream.repliesDue ?? 0) - 1);
+              if (stream.repliesDue > 0) stream.replyDue = realIo.replyDue(REPLY_GAP_WALL_MS, () => this.noReplies(stream));
               realIo.touch();
             }
             this.ctx.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
