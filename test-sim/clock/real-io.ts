@@ -52,7 +52,7 @@ export class RealIo {
   }
 
   /** A reply is due: hold until the returned release is called (bytes came back) or `boundMs` of wall time pass (then `onTimeout`). */
-  replyDue(boundMs = REPLY_WAIT_WALL_MS, onTimeout?: () => void): () => void {
+  replyDue(boundMs: number, onTimeout?: () => void): () => void {
     this.touch();
     this.beginIo();
     let held = true;

@@ -14,7 +14,7 @@ import { ok, type BridgeTable } from '../device/bridge';
 import type { DeviceContext } from '../device/context';
 import type { TlsSessionCache } from './secure';
 import type { TlsSessionStore } from './tls-session';
-import { REPLY_GAP_WALL_MS } from '../clock/real-io';
+import { REPLY_GAP_WALL_MS, REPLY_WAIT_WALL_MS, type RealIo } from '../clock/real-io';
 
 export interface SecureSocketEvents {
   onConnect(info: { alpn: string | undefined; resumed: boolean; protocol?: string | null }): void;
@@ -59,7 +59,7 @@ interface StreamState {
   /** Real sockets: a reply is due (clock/real-io.ts); called when bytes come back. */
   replyDue?: () => void;
   /** Real sockets: writes marked `reply` not yet matched by a chunk coming back. */
-  repliesDue?: number;
+  repliesDue: number;
 }
 
 export class SecureStreams {
@@ -132,10 +132,15 @@ export class SecureStreams {
     this.outbox.push(() => this.closeNow(stream));
   }
 
-  /** A reply bound passed: the broker is not answering the writes still counted, so none is awaited. */
-  private noReplies(stream: StreamState): void {
-    stream.replyDue = undefined;
-    stream.repliesDue = 0;
+  /**
+   * Real sockets: hold the clock for `stream`'s next reply, at most `boundMs` of wall time; once that
+   * passes the broker is not answering the writes still counted, and none is awaited any more.
+   */
+  private holdForReply(stream: StreamState, realIo: RealIo, boundMs: number): void {
+    stream.replyDue = realIo.replyDue(boundMs, () => {
+      stream.replyDue = undefined;
+      stream.repliesDue = 0;
+    });
   }
 
   private closeNow(stream: StreamState): void {
@@ -152,8 +157,8 @@ export class SecureStreams {
       const realIo = this.scheduler.realIo;
       if (realIo) {
         if (m.op === Op.TlsWriteReply) {
-          stream.repliesDue = (stream.repliesDue ?? 0) + 1;
-          stream.replyDue ??= realIo.replyDue(undefined, () => this.noReplies(stream));
+          stream.repliesDue++;
+          if (!stream.replyDue) this.holdForReply(stream, realIo, REPLY_WAIT_WALL_MS);
         } else realIo.touch();
       }
       const bytes = m.body.slice();
@@ -173,7 +178,7 @@ export class SecureStreams {
       credentials: { ca: string; certificate: string; key: string }; timeoutMs: number;
       resume?: boolean; maxVersion?: '1.2' | '1.3';
     }>(m);
-    const stream: StreamState = { socket: undefined, closed: false };
+    const stream: StreamState = { socket: undefined, closed: false, repliesDue: 0 };
     this.streams.set(id, stream);
     const fail = (error: LinkError) => {
       this.tlsFailures[error.category] = (this.tlsFailures[error.category] ?? 0) + 1;
@@ -260,8 +265,8 @@ export class SecureStreams {
             if (realIo) {
               stream.replyDue?.();
               stream.replyDue = undefined;
-              stream.repliesDue = Math.max(0, (stream.repliesDue ?? 0) - 1);
-              if (stream.repliesDue > 0) stream.replyDue = realIo.replyDue(REPLY_GAP_WALL_MS, () => this.noReplies(stream));
+              stream.repliesDue = Math.max(0, stream.repliesDue - 1);
+              if (stream.repliesDue > 0) this.holdForReply(stream, realIo, REPLY_GAP_WALL_MS);
               realIo.touch();
             }
             this.ctx.post(() => (stream.closed ? undefined : withBody(Op.TlsData, id, bytes)));
