@@ -295,17 +295,81 @@ export const ESP32_SLOT_BYTES = 16;
 export const MEMORY_MARGIN = 0.25;
 
 /**
- * Free internal RAM with Wi-Fi and lwIP running, in ESP-IDF's default Wi-Fi
- * configuration, as Espressif measured it: ESP-IDF v6.0.2
- * docs/en/api-guides/wifi-driver/wifi-performance-and-power-save.rst,
- * "Available memory (KB)", Default rank (ESP32 144.5, ESP32-C3 160, ESP32-S3
- * 183.9). The XS machine and Mbed TLS share it on a chip.
+ * The Wi-Fi and lwIP settings Espressif varies between its configuration
+ * ranks, each a cap on RAM the protocol stack takes (RX_BA_WIN 0: A-MPDU RX
+ * off; LWIP_IRAM_OPTIMIZATION 1: on, which takes SRAM on the C3 and S3).
  */
-export const CHIP_AVAILABLE_BYTES: Record<string, number> = {
-  esp32: Math.round(144.5 * 1024),
-  esp32c3: 160 * 1024,
-  esp32s3: Math.round(183.9 * 1024),
+export const WIFI_RANK_KEYS = [
+  'CONFIG_ESP_WIFI_STATIC_RX_BUFFER_NUM', 'CONFIG_ESP_WIFI_DYNAMIC_RX_BUFFER_NUM', 'CONFIG_ESP_WIFI_DYNAMIC_TX_BUFFER_NUM',
+  'CONFIG_ESP_WIFI_RX_BA_WIN', 'CONFIG_LWIP_TCP_SND_BUF_DEFAULT', 'CONFIG_LWIP_TCP_WND_DEFAULT', 'CONFIG_LWIP_IRAM_OPTIMIZATION',
+] as const;
+export type WifiRankKey = (typeof WIFI_RANK_KEYS)[number];
+
+export interface WifiRank {
+  rank: string;
+  /** "Available memory (KB)": free internal RAM with Wi-Fi and lwIP running, as Espressif measured it at this rank. */
+  availableKb: number;
+  settings: Record<WifiRankKey, number>;
+}
+
+/**
+ * The rank each chip's budget is taken from: ESP-IDF v6.0.2
+ * docs/en/api-guides/wifi-driver/wifi-performance-and-power-save.rst, "How to
+ * Configure Parameters" (KB there: x 1,024). A configuration whose every
+ * setting is at or below a rank's takes no more RAM than it, so it has at least
+ * that rank's available memory; manifests/esp32/sdkconfig sets each key, and
+ * a test holds the layer to every chip's rank (wifiRankExcess). The ESP32-S3
+ * stays at its Default rank's figure: its Minimum rank (273.6 KB) also halves
+ * the instruction cache, which fieldlink does not (XS runs from flash).
+ */
+export const WIFI_RANKS: Record<string, WifiRank> = {
+  esp32: {
+    rank: 'Minimum', availableKb: 185.2,
+    settings: {
+      CONFIG_ESP_WIFI_STATIC_RX_BUFFER_NUM: 4, CONFIG_ESP_WIFI_DYNAMIC_RX_BUFFER_NUM: 8, CONFIG_ESP_WIFI_DYNAMIC_TX_BUFFER_NUM: 8,
+      CONFIG_ESP_WIFI_RX_BA_WIN: 0, CONFIG_LWIP_TCP_SND_BUF_DEFAULT: 8 * 1024, CONFIG_LWIP_TCP_WND_DEFAULT: 8 * 1024, CONFIG_LWIP_IRAM_OPTIMIZATION: 1,
+    },
+  },
+  esp32c3: {
+    rank: 'Minimum', availableKb: 180,
+    settings: {
+      CONFIG_ESP_WIFI_STATIC_RX_BUFFER_NUM: 3, CONFIG_ESP_WIFI_DYNAMIC_RX_BUFFER_NUM: 6, CONFIG_ESP_WIFI_DYNAMIC_TX_BUFFER_NUM: 6,
+      CONFIG_ESP_WIFI_RX_BA_WIN: 6, CONFIG_LWIP_TCP_SND_BUF_DEFAULT: 6 * 1024, CONFIG_LWIP_TCP_WND_DEFAULT: 6 * 1024, CONFIG_LWIP_IRAM_OPTIMIZATION: 0,
+    },
+  },
+  esp32s3: {
+    rank: 'Default', availableKb: 183.9,
+    settings: {
+      CONFIG_ESP_WIFI_STATIC_RX_BUFFER_NUM: 8, CONFIG_ESP_WIFI_DYNAMIC_RX_BUFFER_NUM: 32, CONFIG_ESP_WIFI_DYNAMIC_TX_BUFFER_NUM: 32,
+      CONFIG_ESP_WIFI_RX_BA_WIN: 16, CONFIG_LWIP_TCP_SND_BUF_DEFAULT: 32 * 1024, CONFIG_LWIP_TCP_WND_DEFAULT: 32 * 1024, CONFIG_LWIP_IRAM_OPTIMIZATION: 1,
+    },
+  },
 };
+
+/** What an sdkconfig layer sets for each rank key (undefined: the layer leaves it to the base, so it is not held). */
+export function wifiSettings(keys: Map<string, string>): Partial<Record<WifiRankKey, number>> {
+  const out: Partial<Record<WifiRankKey, number>> = {};
+  for (const key of WIFI_RANK_KEYS) {
+    const value = keys.get(key);
+    if (value !== undefined) out[key] = value === 'y' ? 1 : value === 'n' || value === '' ? 0 : Number(value);
+  }
+  if (keys.get('CONFIG_ESP_WIFI_AMPDU_RX_ENABLED') === 'n') out.CONFIG_ESP_WIFI_RX_BA_WIN = 0;
+  return out;
+}
+
+/** The rank keys a layer leaves unset or sets above `rank`, each as `KEY=layer > rank` (empty: within the rank). */
+export function wifiRankExcess(layer: Partial<Record<WifiRankKey, number>>, rank: WifiRank): string[] {
+  return WIFI_RANK_KEYS.flatMap((key) => {
+    const value = layer[key];
+    if (value === undefined || Number.isNaN(value)) return [`${key} not set by the layer`];
+    return value > rank.settings[key] ? [`${key}=${value} > ${rank.settings[key]}`] : [];
+  });
+}
+
+/** Free internal RAM with Wi-Fi and lwIP running, per chip: WIFI_RANKS' measured figure. The XS machine and Mbed TLS share it. */
+export const CHIP_AVAILABLE_BYTES: Record<string, number> = Object.fromEntries(
+  Object.entries(WIFI_RANKS).map(([chip, rank]) => [chip, Math.round(rank.availableKb * 1024)]),
+);
 
 /** The chip of each budgeted target, the six of README's board table (m5stack_core2: an ESP32 with PSRAM, budgeted on internal RAM only). */
 export const TARGET_CHIP: Record<string, string> = {

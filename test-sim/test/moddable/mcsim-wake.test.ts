@@ -9,8 +9,7 @@
  * same wake must complete with fixed heaps (no growth: XS aborts instead) the
  * size of the smallest target's, shrunk by MEMORY_MARGIN. What each chip's free
  * RAM leaves after the XS machine and Mbed TLS's handshake peak is reported
- * (diagnostic), not asserted: by these mcsim figures only the ESP32-S3 holds both
- * (README, "Memory").
+ * (diagnostic), not asserted (README, "Memory", has the figures per chip).
  *
  * Needs $MODDABLE (mcsim) and, without a display, xvfb-run; skips with a line
  * otherwise. Two builds and two wakes: 20-30 minutes on a loaded machine.
