@@ -366,6 +366,14 @@ export function wifiRankExcess(layer: Partial<Record<WifiRankKey, number>>, rank
   });
 }
 
+/**
+ * What Moddable's runtime takes beside the XS machine on every ESP32 target:
+ * the stack of its "main" task, which runs XS and, inside it, Mbed TLS
+ * (build/devices/esp32/lib/main/main.c: kStack, 10 KB unless the manifest's
+ * creation sets nativeStack; Xtensa adds XT_STACK_EXTRA_CLIB, not counted).
+ */
+export const MODDABLE_MAIN_TASK_STACK_BYTES = 10 * 1024;
+
 /** Free internal RAM with Wi-Fi and lwIP running, per chip: WIFI_RANKS' measured figure. The XS machine and Mbed TLS share it. */
 export const CHIP_AVAILABLE_BYTES: Record<string, number> = Object.fromEntries(
   Object.entries(WIFI_RANKS).map(([chip, rank]) => [chip, Math.round(rank.availableKb * 1024)]),
@@ -394,7 +402,7 @@ export interface TargetBudget {
   staticMargin?: number;
   /** CHIP_AVAILABLE_BYTES of its chip. */
   availableBytes: number;
-  /** Left of it with the XS machine and Mbed TLS's handshake peak. */
+  /** Left of it with the XS machine, Mbed TLS's handshake peak and Moddable's main task stack. */
   headroomBytes: number;
 }
 
@@ -433,7 +441,7 @@ export function fitCreation(creations: Array<{ creation: GeneratedCreation }>): 
 /**
  * Each target's creation against `need` (what a fixed-heap wake completed
  * with in mcsim) and its chip's free RAM less `tlsPeakBytes` (Mbed TLS's own
- * heap at its handshake peak, outside XS).
+ * heap at its handshake peak, outside XS) and Moddable's main task stack.
  */
 export function budgets(creations: Array<{ target: string; creation: GeneratedCreation }>, need: PhasePeaks, tlsPeakBytes: number): TargetBudget[] {
   return creations.map(({ target, creation }) => {
@@ -443,7 +451,7 @@ export function budgets(creations: Array<{ target: string; creation: GeneratedCr
       target, chip, creation, xsBytes,
       stackMargin: creation.stack / need.stackSlots - 1,
       availableBytes: CHIP_AVAILABLE_BYTES[chip],
-      headroomBytes: CHIP_AVAILABLE_BYTES[chip] - xsBytes - tlsPeakBytes,
+      headroomBytes: CHIP_AVAILABLE_BYTES[chip] - xsBytes - tlsPeakBytes - MODDABLE_MAIN_TASK_STACK_BYTES,
     };
     if (creation.static) {
       budget.staticMargin = creation.static / (need.chunkBytes + (need.slots + need.stackSlots) * ESP32_SLOT_BYTES) - 1;
@@ -513,7 +521,7 @@ async function main(argv: string[]): Promise<number> {
     lines.push('', `${m.samplesQueued} samples queued, ${m.samplesDelivered} delivered in ${m.publishes} publishes; closes ${JSON.stringify(m.closes)}; mqtt-aws: ${aws.publishes} publishes in ${aws.sessionMs / 1000} s`);
     if (m.tls) lines.push(`Mbed TLS heap (outside XS, ${m.tls.keyType} device key, ${m.tls.resumed ? 'resumed' : 'full'} handshake): peak ${kb(m.tls.heapHandshakePeak)}, steady ${kb(m.tls.heapSteady)}`);
     lines.push(`Fit run (fixed heaps: chunk ${fit.chunk.initial.toLocaleString('en')} B, ${fit.heap.initial.toLocaleString('en')} slots, stack ${fit.stack}): ${f.completed ? `completed, ${f.samplesDelivered} of ${f.samplesQueued} delivered` : `FAILED (${f.failure})`}`, '');
-    lines.push('| target | creation | XS on chip | chunk | slots | stack | static block | free RAM (chip) | left after XS + Mbed TLS peak |', '|---|---|---|---|---|---|---|---|---|');
+    lines.push('| target | creation | XS on chip | chunk | slots | stack | static block | free RAM (chip) | left after XS + Mbed TLS peak + main task stack |', '|---|---|---|---|---|---|---|---|---|');
     for (const t of targets) {
       const c = t.creation;
       const creation = c.static ? `static ${c.static}, stack ${c.stack}` : `chunk ${c.chunk.initial}+${c.chunk.incremental}, heap ${c.heap.initial}+${c.heap.incremental}, stack ${c.stack}`;
