@@ -43,19 +43,23 @@ function readStoreText(): { text: Record<string, string>; entries: string[] } {
   return { text, entries };
 }
 
+/** A non-empty text setting, or undefined. */
+function text(mc: Record<string, unknown>, key: string): string | undefined {
+  return typeof mc[key] === 'string' && mc[key] !== '' ? (mc[key] as string) : undefined;
+}
+
 export default function (): void {
   installTextCodecs();
   const stored = readStoreText();
   const mc = { ...(config as Record<string, unknown>), ...stored.text };
-  const text = (key: string): string | undefined => (typeof mc[key] === 'string' && mc[key] !== '' ? (mc[key] as string) : undefined);
-  const staticIp = text('staticIp');
+  const staticIp = text(mc, 'staticIp');
   startDevice(main, {
-    platform: (text('halPlatform') ?? 'simulator') as ModdablePlatform,
+    platform: (text(mc, 'halPlatform') ?? 'simulator') as ModdablePlatform,
     config: firmwareConfig(mc),
-    ssid: text('ssid'),
-    password: text('password'),
-    address: staticIp ? { ip: staticIp, netmask: text('netmask') ?? '', gateway: text('gateway') ?? '', dns: text('dns') } : undefined,
-    flashPartition: text('flashPartition'),
+    ssid: text(mc, 'ssid'),
+    password: text(mc, 'password'),
+    address: staticIp ? { ip: staticIp, netmask: text(mc, 'netmask') ?? '', gateway: text(mc, 'gateway') ?? '', dns: text(mc, 'dns') } : undefined,
+    flashPartition: text(mc, 'flashPartition'),
     store: { where: storeWhere(), entries: stored.entries },
   });
 }

@@ -14,6 +14,10 @@
  * The name is resolved first with `Net.resolve`, so a DNS failure is reported
  * as `dns`; failures are sorted by tls-errors.ts.
  *
+ * One TlsStream per connection: a class at module top level, so its methods
+ * keep their byte code in flash (hal.ts explains why); callbacks handed to
+ * Moddable's modules are bound methods.
+ *
  * Credentials are read by name through credentials.ts. For a server name under
  * `.amazonaws.com` the trusted roots are the configured CA plus Amazon Root
  * CA 1 (RSA) and Amazon Root CA 3 (ECC), because AWS IoT presents either chain
@@ -66,13 +70,16 @@ interface TcpSocket {
 }
 
 export interface SecureStreamHooks {
-  /** Wraps every callback into firmware (the HAL drops them once halted). */
-  guard(callback: () => void): void;
+  /** True once the HAL is halted: no callback reaches firmware any more. */
+  readonly halted: boolean;
   /** Highest version the platform offers (hal/moddable/capabilities.ts). */
-  maxVersion: '1.2' | '1.3';
+  readonly maxVersion: '1.2' | '1.3';
   /** Measurements of one connection, for the log: heap, handshake CPU time, session bytes. */
   measured(fields: Record<string, LogValue>): void;
 }
+
+/** Where a stream's outcome goes (default: the options' own callbacks). */
+export type SecureStreamListener = Pick<SecureStreamOptions, 'onConnect' | 'onData' | 'onError'>;
 
 /**
  * Keeps the TCP socket object reachable until the current socket callback has
@@ -83,8 +90,10 @@ export interface SecureStreamHooks {
  * a refused connection, closed from inside the connect callback).
  */
 function holdUntilNextTurn(object: object | undefined): void {
-  if (object) Timer.set(() => object, 0);
+  if (object) Timer.set(nothing.bind(object), 0);
 }
+
+function nothing(): void {}
 
 /** The trusted roots for `serverName`: the configured CA names (comma-separated) plus the AWS roots for AWS. */
 function trustedRoots(ca: string, serverName: string): ArrayBuffer | undefined {
@@ -113,48 +122,71 @@ function trustedRoots(ca: string, serverName: string): ArrayBuffer | undefined {
   return all.buffer as ArrayBuffer;
 }
 
-export function openSecureStream(options: SecureStreamOptions, hooks: SecureStreamHooks): SecureStream {
-  const { host, port, serverName, alpn, credentials, timeoutMs } = options;
-  let stage: TlsStage = 'resolve';
-  let closed = false;
-  let established = false;
-  let socket: TcpSocket | undefined;
-  let engine: Engine | undefined;
-  /** Plaintext not yet handed to the engine; the head is consumed from `headOffset`. */
-  const pending: Uint8Array[] = [];
-  let headOffset = 0;
-  /** The socket's free space right after connect: when write() reports it again, everything left. */
-  let socketCapacity = 0;
-  let handshakeMs = 0;
-  let heapBase = 0;
-  let deadline: Timer | undefined = Timer.set(() => {
-    deadline = undefined;
-    fail({ timedOut: true });
-  }, Math.max(1, timeoutMs));
+export function openSecureStream(options: SecureStreamOptions, hooks: SecureStreamHooks, listener: SecureStreamListener = options): SecureStream {
+  return new TlsStream(options, hooks, listener);
+}
 
-  function shutdown(): void {
-    closed = true;
-    if (deadline) Timer.clear(deadline);
-    deadline = undefined;
-    pending.length = 0;
-    const s = socket;
-    socket = undefined;
+class TlsStream implements SecureStream {
+  stage: TlsStage = 'resolve';
+  closed = false;
+  established = false;
+  socket: TcpSocket | undefined;
+  engine: Engine | undefined;
+  /** Plaintext not yet handed to the engine; the head is consumed from `headOffset`. */
+  readonly pending: Uint8Array[] = [];
+  headOffset = 0;
+  /** The socket's free space right after connect: when write() reports it again, everything left. */
+  socketCapacity = 0;
+  handshakeMs = 0;
+  heapBase = 0;
+  deadline: Timer | undefined;
+
+  constructor(readonly options: SecureStreamOptions, readonly hooks: SecureStreamHooks, readonly listener: SecureStreamListener) {
+    this.deadline = Timer.set(this.timedOut.bind(this), Math.max(1, options.timeoutMs));
+    const host = options.host;
+    if (IPV4.test(host)) {
+      // Defer so that no callback runs inside openSecure (HAL contract).
+      Timer.set(this.connect.bind(this, host), 0);
+    } else {
+      Net.resolve(host, this.resolved.bind(this));
+    }
+  }
+
+  timedOut(): void {
+    this.deadline = undefined;
+    this.fail({ timedOut: true });
+  }
+
+  resolved(_name: string, address?: string): void {
+    if (this.closed) return;
+    if (address) this.connect(address);
+    else this.fail({ stage: 'resolve' });
+  }
+
+  shutdown(): void {
+    this.closed = true;
+    if (this.deadline) Timer.clear(this.deadline);
+    this.deadline = undefined;
+    this.pending.length = 0;
+    const s = this.socket;
+    this.socket = undefined;
     if (s) {
-      s.callback = () => {};
+      s.callback = nothing;
       holdUntilNextTurn(s as unknown as object);
       s.close();
     }
-    engine?.close();
-    engine = undefined;
+    this.engine?.close();
+    this.engine = undefined;
   }
 
-  function fail(facts: Partial<TlsFailureFacts>): void {
-    if (closed) return;
-    const engineFailure: EngineFailure | undefined = engine?.failure();
+  fail(facts: Partial<TlsFailureFacts>): void {
+    if (this.closed) return;
+    const { host, port, serverName, alpn } = this.options;
+    const engineFailure: EngineFailure | undefined = this.engine?.failure();
     // An alert the engine wrote (bad certificate, no_application_protocol) goes out before the close.
-    if (engineFailure) sendCiphertext();
+    if (engineFailure) this.sendCiphertext();
     const error: LinkError = classifyTlsFailure({
-      stage: established ? 'open' : stage,
+      stage: this.established ? 'open' : this.stage,
       host,
       port,
       serverName,
@@ -162,13 +194,16 @@ export function openSecureStream(options: SecureStreamOptions, hooks: SecureStre
       engine: engineFailure,
       ...facts,
     });
-    shutdown();
-    hooks.guard(() => options.onError(error));
+    this.shutdown();
+    if (!this.hooks.halted) this.listener.onError(error);
   }
 
   /** Moves ciphertext from the engine to the socket while the socket has room. */
-  function sendCiphertext(): void {
-    while (socket && engine && engine.pending > 0) {
+  sendCiphertext(): void {
+    for (;;) {
+      const socket = this.socket;
+      const engine = this.engine;
+      if (!socket || !engine || !(engine.pending > 0)) return;
       const room = socket.write();
       if (!(room > 0)) return;
       const chunk = engine.take(room);
@@ -178,185 +213,190 @@ export function openSecureStream(options: SecureStreamOptions, hooks: SecureStre
   }
 
   /** Hands queued plaintext to the engine while its output is not backed up, then sends. */
-  function flush(): void {
-    while (established && engine && pending.length) {
+  flush(): void {
+    const pending = this.pending;
+    while (this.established && this.engine && pending.length) {
       const head = pending[0];
-      const used = engine.write(head.buffer as ArrayBuffer, head.byteOffset + headOffset);
+      const used = this.engine.write(head.buffer as ArrayBuffer, head.byteOffset + this.headOffset);
       if (used < 0) {
-        fail({});
+        this.fail({});
         return;
       }
-      headOffset += used;
-      if (headOffset >= head.length) {
+      this.headOffset += used;
+      if (this.headOffset >= head.length) {
         pending.shift();
-        headOffset = 0;
+        this.headOffset = 0;
       }
-      sendCiphertext();
+      this.sendCiphertext();
       if (used === 0) break;
     }
-    sendCiphertext();
+    this.sendCiphertext();
   }
 
-  function readPlaintext(): void {
-    while (engine && !closed) {
-      const result = engine.read();
+  readPlaintext(): void {
+    while (this.engine && !this.closed) {
+      const result = this.engine.read();
       if (result === 0) return;
       if (result === -1) {
-        fail({});
+        this.fail({});
         return;
       }
       const bytes = new Uint8Array(result);
-      hooks.guard(() => options.onData(bytes));
+      if (!this.hooks.halted) this.listener.onData(bytes);
     }
   }
 
-  function connected(): void {
-    const current = engine as Engine;
-    established = true;
-    stage = 'open';
-    if (deadline) Timer.clear(deadline);
-    deadline = undefined;
+  connected(): void {
+    const { host, port } = this.options;
+    const current = this.engine as Engine;
+    this.established = true;
+    this.stage = 'open';
+    if (this.deadline) Timer.clear(this.deadline);
+    this.deadline = undefined;
     const [version, resumed, selected, ciphersuite, sessionOffered, sessionBytes, keyType] = current.info() ?? [TLS_1_2, false, undefined, 'unknown', false, 0, 'unknown'];
     const versionName = version === TLS_1_3 ? 'TLSv1.3' : 'TLSv1.2';
-    const fields: Record<string, LogValue> = { host, port, version: versionName, ciphersuite, keyType, sessionOffered, resumed, sessionBytes, handshakeMs };
+    const fields: Record<string, LogValue> = { host, port, version: versionName, ciphersuite, keyType, sessionOffered, resumed, sessionBytes, handshakeMs: this.handshakeMs };
     const counted = heap();
     if (counted) {
-      fields.heapHandshakePeak = counted[1] - heapBase;
-      fields.heapSteady = counted[0] - heapBase;
+      fields.heapHandshakePeak = counted[1] - this.heapBase;
+      fields.heapSteady = counted[0] - this.heapBase;
     }
-    hooks.measured(fields);
+    this.hooks.measured(fields);
     const info: SecureConnectInfo = { alpn: selected, resumed, version: versionName };
-    hooks.guard(() => options.onConnect(info));
+    if (!this.hooks.halted) this.listener.onConnect(info);
   }
 
   /** Runs the handshake as far as the bytes allow, then application data. */
-  function step(): void {
-    if (closed || !engine) return;
-    if (!established) {
+  step(): void {
+    if (this.closed || !this.engine) return;
+    if (!this.established) {
       const started = Time.ticks;
-      const status = engine.handshake();
-      handshakeMs += (Time.ticks - started) >>> 0;
-      sendCiphertext();
+      const status = this.engine.handshake();
+      this.handshakeMs += (Time.ticks - started) >>> 0;
+      this.sendCiphertext();
       if (status === HANDSHAKE_FAILED) {
-        fail({});
+        this.fail({});
         return;
       }
       if (status !== HANDSHAKE_DONE) return;
-      connected();
-      if (closed) return;
+      this.connected();
+      if (this.closed) return;
     }
-    readPlaintext();
-    if (!closed) flush();
+    this.readPlaintext();
+    if (!this.closed) this.flush();
   }
 
-  function startTls(): void {
-    stage = 'tls';
+  startTls(): void {
+    const { serverName, port, alpn, credentials } = this.options;
+    this.stage = 'tls';
     const ca = trustedRoots(credentials.ca, serverName);
     const certificate = readCredential(credentials.certificate);
     const key = readCredential(credentials.key);
     if (!ca || !certificate || !key) {
       const missing = [!ca && credentials.ca, !certificate && credentials.certificate, !key && credentials.key].filter(Boolean).join(', ');
-      fail({ engine: [1, 0, 0, -1, '', `credential ${missing} missing — rebuild with them`] });
+      this.fail({ engine: [1, 0, 0, -1, '', `credential ${missing} missing — rebuild with them`] });
       return;
     }
-    const wanted = options.maxVersion === '1.3' && hooks.maxVersion === '1.3' ? TLS_1_3 : TLS_1_2;
+    const wanted = this.options.maxVersion === '1.3' && this.hooks.maxVersion === '1.3' ? TLS_1_3 : TLS_1_2;
     const before = heap();
     resetHeapPeak();
-    heapBase = before ? before[0] : 0;
-    engine = new Engine(ca, certificate, key, serverName, port, alpn.join(','), wanted, options.resume !== false);
+    this.heapBase = before ? before[0] : 0;
+    const engine = new Engine(ca, certificate, key, serverName, port, alpn.join(','), wanted, this.options.resume !== false);
+    this.engine = engine;
     new Uint8Array(key).fill(0); // the engine holds its own parsed copy
     if (engine.failure()) {
-      fail({});
+      this.fail({});
       return;
     }
-    step();
+    this.step();
   }
 
-  function onSocket(message: number): void {
-    if (closed || !socket) return;
+  onSocket(message: number): void {
+    const socket = this.socket;
+    if (this.closed || !socket) return;
     try {
       switch (message) {
         case MSG_CONNECTED:
-          socketCapacity = socket.write();
-          startTls();
+          this.socketCapacity = socket.write();
+          this.startTls();
           return;
         case MSG_READABLE: {
           const bytes = socket.read(ArrayBuffer);
-          if (bytes && bytes.byteLength && engine) {
-            engine.feed(bytes);
-            step();
+          if (bytes && bytes.byteLength && this.engine) {
+            this.engine.feed(bytes);
+            this.step();
           }
           return;
         }
         case MSG_WRITABLE:
-          if (established) flush();
-          else sendCiphertext();
+          if (this.established) this.flush();
+          else this.sendCiphertext();
           return;
         default:
-          fail({ socketMessage: message === SOCKET_DISCONNECTED ? SOCKET_DISCONNECTED : SOCKET_ERROR });
+          this.fail({ socketMessage: message === SOCKET_DISCONNECTED ? SOCKET_DISCONNECTED : SOCKET_ERROR });
           return;
       }
     } catch (error) {
-      fail({ thrown: { name: (error as Error)?.name, message: (error as Error)?.message }, socketMessage: SOCKET_ERROR });
+      this.fail({ thrown: { name: (error as Error)?.name, message: (error as Error)?.message }, socketMessage: SOCKET_ERROR });
     }
   }
 
-  function connect(address: string): void {
-    if (closed) return;
-    stage = 'tcp';
+  connect(address: string): void {
+    if (this.closed) return;
+    this.stage = 'tcp';
+    let socket: TcpSocket;
     try {
-      socket = new Socket({ host: address, port }) as unknown as TcpSocket;
+      socket = new Socket({ host: address, port: this.options.port }) as unknown as TcpSocket;
     } catch (error) {
-      fail({ thrown: { name: (error as Error)?.name, message: (error as Error)?.message } });
+      this.fail({ thrown: { name: (error as Error)?.name, message: (error as Error)?.message } });
       return;
     }
-    socket.callback = onSocket;
+    this.socket = socket;
+    socket.callback = this.onSocket.bind(this);
   }
 
-  if (IPV4.test(host)) {
-    // Defer so that no callback runs inside openSecure (HAL contract).
-    Timer.set(() => connect(host), 0);
-  } else {
-    Net.resolve(host, (_name, address) => {
-      if (closed) return;
-      if (address) connect(address);
-      else fail({ stage: 'resolve' });
-    });
+  write(bytes: Uint8Array): void {
+    if (this.closed) throw new Error('write after close');
+    if (bytes.length === 0) return;
+    this.pending.push(bytes.slice());
+    if (this.established) this.flush();
   }
 
-  return {
-    write(bytes) {
-      if (closed) throw new Error('write after close');
-      if (bytes.length === 0) return;
-      pending.push(bytes.slice());
-      if (established) flush();
-    },
-    close() {
-      if (!closed) shutdown();
-    },
-    end(onDone) {
-      // Queued plaintext, then close_notify, then wait until the socket has sent it all (bounded).
-      let waited = 0;
-      let notified = false;
-      const wait = (): void => {
-        if (!closed && established && engine && socket) {
-          flush();
-          if (!pending.length && !notified) {
-            notified = true;
-            engine.closeNotify();
-            sendCiphertext();
-          }
-          const drained = notified && engine.pending === 0 && socket.write() >= socketCapacity;
-          if (!drained && waited < END_WAIT_MS) {
-            waited += END_POLL_MS;
-            Timer.set(wait, END_POLL_MS);
-            return;
-          }
-        }
-        if (!closed) shutdown();
-        onDone();
-      };
-      Timer.set(wait, 0);
-    },
-  };
+  close(): void {
+    if (!this.closed) this.shutdown();
+  }
+
+  end(onDone: () => void): void {
+    // Queued plaintext, then close_notify, then wait until the socket has sent it all (bounded).
+    Timer.set(this.ending.bind(this, new Ending(onDone)), 0);
+  }
+
+  /** One poll of a graceful `end`. */
+  ending(state: Ending): void {
+    const engine = this.engine;
+    const socket = this.socket;
+    if (!this.closed && this.established && engine && socket) {
+      this.flush();
+      if (!this.pending.length && !state.notified) {
+        state.notified = true;
+        engine.closeNotify();
+        this.sendCiphertext();
+      }
+      const drained = state.notified && engine.pending === 0 && socket.write() >= this.socketCapacity;
+      if (!drained && state.waited < END_WAIT_MS) {
+        state.waited += END_POLL_MS;
+        Timer.set(this.ending.bind(this, state), END_POLL_MS);
+        return;
+      }
+    }
+    if (!this.closed) this.shutdown();
+    state.onDone();
+  }
+}
+
+/** A graceful `end` in progress. */
+class Ending {
+  waited = 0;
+  notified = false;
+  constructor(readonly onDone: () => void) {}
 }

@@ -14,6 +14,8 @@
  * - A reused lease is confirmed by the first secure connection after the join;
  *   if that fails on the network (tcp, dns, timeout), the lease is dropped so
  *   the next join asks DHCP (`networkResult`).
+ * - One StationWifi per boot: a class at module top level, so its methods
+ *   keep their byte code in flash (hal.ts explains why).
  * - `leave` disconnects and powers the radio off. The power-save mode is
  *   applied after every join (esp_wifi_start resets it), and ESP-IDF's answer
  *   logged (`wifi.power-save`).
@@ -42,16 +44,17 @@ export interface WifiSettings {
   /** The platform has a real radio (ESP32): an ssid is required. */
   requiresSsid: boolean;
   joinTimeoutMs?: number;
-  log: Log;
-  /** ESP-IDF's name for the result (`ESP_OK`...), or undefined where the platform has no power save. */
-  setPowerSave(mode: 0 | 1 | 2): string | undefined;
-  /** Wraps every callback into firmware (the HAL drops them once halted). */
-  guard(callback: () => void): void;
 }
 
-export interface ModdableWifi extends Wifi {
-  /** How the first secure connection after a join went: a network failure drops a reused lease. */
-  networkResult(category: LinkErrorCategory | 'ok'): void;
+/** What the station needs from the HAL it serves. */
+export interface WifiHost {
+  readonly log: Log;
+  /** True once the HAL is halted: no callback reaches firmware any more. */
+  readonly halted: boolean;
+  /** ESP-IDF's name for the result (`ESP_OK`...), or undefined where the platform has no power save. */
+  setPowerSave(mode: 0 | 1 | 2): string | undefined;
+  /** A join got its address (before firmware's `onJoined`, and only while not halted). */
+  joined(): void;
 }
 
 const POWER_SAVE: Readonly<Record<WifiPowerSave, 0 | 1 | 2>> = Object.freeze({ 'none': 0, 'min-modem': 1, 'max-modem': 2 });
@@ -62,138 +65,153 @@ const POWER_SAVE: Readonly<Record<WifiPowerSave, 0 | 1 | 2>> = Object.freeze({ '
  */
 const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
 
-export function createWifi(settings: WifiSettings): ModdableWifi {
-  const joinTimeoutMs = settings.joinTimeoutMs ?? 30_000;
-  let joining: WifiJoinOptions | undefined;
-  let joined: WifiJoinOptions | undefined;
-  let timer: Timer | undefined;
-  let powerSave: WifiPowerSave | undefined;
-  let powerSaveReported = false;
-  let startedAt = 0;
-  let association: { channel: number; bssid: string; fastScan: boolean } | undefined;
+export class StationWifi implements Wifi {
+  readonly joinTimeoutMs: number;
+  joining: WifiJoinOptions | undefined;
+  joined: WifiJoinOptions | undefined;
+  timer: Timer | undefined;
+  powerSave: WifiPowerSave | undefined;
+  powerSaveReported = false;
+  startedAt = 0;
+  association: { channel: number; bssid: string; fastScan: boolean } | undefined;
   /** A join on a reused lease that no secure connection has confirmed yet. */
-  let leaseUnconfirmed = false;
+  leaseUnconfirmed = false;
 
-  function stop(): void {
-    if (timer) Timer.clear(timer);
-    timer = undefined;
-    joining = undefined;
-    joined = undefined;
-    association = undefined;
+  constructor(readonly settings: WifiSettings, readonly host: WifiHost) {
+    this.joinTimeoutMs = settings.joinTimeoutMs ?? 30_000;
+  }
+
+  stop(): void {
+    if (this.timer) Timer.clear(this.timer);
+    this.timer = undefined;
+    this.joining = undefined;
+    this.joined = undefined;
+    this.association = undefined;
     station.leave();
   }
 
   /** Applies the mode (again: esp_wifi_start resets it) and logs what ESP-IDF answered. */
-  function applyPowerSave(): void {
-    if (powerSave === undefined) return;
-    const result = settings.setPowerSave(POWER_SAVE[powerSave]);
+  applyPowerSave(): void {
+    if (this.powerSave === undefined) return;
+    const result = this.host.setPowerSave(POWER_SAVE[this.powerSave]);
     if (result !== undefined) {
-      settings.log.event(EVENTS.wifiPowerSave, { mode: powerSave, result });
-    } else if (!powerSaveReported) {
-      powerSaveReported = true;
-      settings.log.event(EVENTS.wifiPowerSaveUnsupported, { mode: powerSave });
+      this.host.log.event(EVENTS.wifiPowerSave, { mode: this.powerSave, result });
+    } else if (!this.powerSaveReported) {
+      this.powerSaveReported = true;
+      this.host.log.event(EVENTS.wifiPowerSaveUnsupported, { mode: this.powerSave });
     }
   }
 
-  function failJoin(options: WifiJoinOptions, error: LinkError): void {
-    stop();
-    settings.guard(() => options.onError(error));
+  failJoin(options: WifiJoinOptions, error: LinkError): void {
+    this.stop();
+    if (!this.host.halted) options.onError(error);
   }
 
-  function onEvent(options: WifiJoinOptions, event: StationEvent): void {
-    if (joining !== options && joined !== options) return;
+  /** The join deadline passed. */
+  joinTimedOut(options: WifiJoinOptions): void {
+    this.timer = undefined;
+    if (this.joining === options) this.failJoin(options, { category: 'wifi', message: `no IP address within ${this.joinTimeoutMs / 1000} s` });
+  }
+
+  onEvent(options: WifiJoinOptions, event: StationEvent): void {
+    if (this.joining !== options && this.joined !== options) return;
+    const host = this.host;
     switch (event.kind) {
       case 'connected':
-        association = { channel: event.channel, bssid: event.bssid, fastScan: event.fastScan };
+        this.association = { channel: event.channel, bssid: event.bssid, fastScan: event.fastScan };
         return;
       case 'fallback':
-        settings.log.event(EVENTS.wifiHintMissed, { reason: event.reason, message: 'the cached access point was not found on its channel: full scan' });
+        host.log.event(EVENTS.wifiHintMissed, { reason: event.reason, message: 'the cached access point was not found on its channel: full scan' });
         return;
       case 'ip': {
-        if (joining !== options) return;
-        if (timer) Timer.clear(timer);
-        timer = undefined;
-        joining = undefined;
-        joined = options;
-        leaseUnconfirmed = event.source === 'lease';
-        applyPowerSave();
+        if (this.joining !== options) return;
+        if (this.timer) Timer.clear(this.timer);
+        this.timer = undefined;
+        this.joining = undefined;
+        this.joined = options;
+        this.leaseUnconfirmed = event.source === 'lease';
+        this.applyPowerSave();
         const now = station.info();
+        const association = this.association;
         const hint: WifiHint = {
           channel: association?.channel ?? now?.channel ?? 0,
           bssid: association?.bssid ?? now?.bssid ?? '',
           ip: event.ip,
         };
-        settings.log.event(EVENTS.wifiJoined, {
-          ms: elapsed(Time.ticks >>> 0, startedAt),
+        host.log.event(EVENTS.wifiJoined, {
+          ms: elapsed(Time.ticks >>> 0, this.startedAt),
           channel: hint.channel,
           fastScan: association?.fastScan ?? false,
           address: event.source,
         });
-        settings.guard(() => options.onJoined(hint));
+        if (!host.halted) {
+          host.joined();
+          options.onJoined(hint);
+        }
         return;
       }
       case 'disconnected':
       case 'lost-ip':
-        if (joining === options) {
+        if (this.joining === options) {
           const why = event.kind === 'disconnected' && event.passwordRejected
             ? 'the access point rejected the password'
-            : `no association with "${settings.ssid ?? ''}"${event.kind === 'disconnected' ? ` (reason ${event.reason})` : ''}`;
-          failJoin(options, { category: 'wifi', message: `Wi-Fi join failed: ${why} — check the Wi-Fi credentials (ssid, password)` });
+            : `no association with "${this.settings.ssid ?? ''}"${event.kind === 'disconnected' ? ` (reason ${event.reason})` : ''}`;
+          this.failJoin(options, { category: 'wifi', message: `Wi-Fi join failed: ${why} — check the Wi-Fi credentials (ssid, password)` });
           return;
         }
-        stop();
-        settings.guard(() => options.onLost({ category: 'wifi', message: event.kind === 'lost-ip' ? 'IP address lost' : `access point lost (reason ${event.reason})` }));
+        this.stop();
+        if (!host.halted) options.onLost({ category: 'wifi', message: event.kind === 'lost-ip' ? 'IP address lost' : `access point lost (reason ${event.reason})` });
         return;
     }
   }
 
-  return {
-    join(options) {
-      stop();
-      joining = options;
-      startedAt = Time.ticks >>> 0;
-      if (settings.requiresSsid && !settings.ssid) {
-        timer = Timer.set(() => failJoin(options, {
-          category: 'wifi',
-          message: 'no Wi-Fi network configured — flash the credential store with ssid=NAME (npm run flash:esp32 -- --credentials DIR ssid=NAME)',
-        }), 0);
-        return;
-      }
-      const join: StationJoinOptions = { ssid: settings.ssid ?? 'simulator' };
-      if (settings.password) join.password = settings.password;
-      const hint = options.hint;
-      if (hint && Number.isInteger(hint.channel) && hint.channel >= 1 && hint.channel <= 13 && MAC.test(hint.bssid)) {
-        join.channel = hint.channel;
-        join.bssid = hint.bssid;
-      }
-      if (settings.address) Object.assign(join, settings.address);
-      timer = Timer.set(() => {
-        timer = undefined;
-        if (joining === options) failJoin(options, { category: 'wifi', message: `no IP address within ${joinTimeoutMs / 1000} s` });
-      }, joinTimeoutMs);
-      try {
-        station.join(join, (event) => onEvent(options, event));
-      } catch (error) {
-        const text = (error as Error)?.message ?? String(error);
-        if (timer) Timer.clear(timer);
-        timer = Timer.set(() => failJoin(options, { category: 'wifi', message: `Wi-Fi join failed: ${text}` }), 0);
-      }
-    },
-    leave() {
-      stop();
-    },
-    setPowerSave(mode) {
-      if (!(mode in POWER_SAVE)) throw new RangeError(`wifi: unknown power save mode ${String(mode)}`);
-      powerSave = mode;
-      if (joined) applyPowerSave();
-    },
-    networkResult(category) {
-      if (!leaseUnconfirmed) return;
-      leaseUnconfirmed = false;
-      if (category === 'tcp' || category === 'dns' || category === 'timeout') {
-        station.forgetLease();
-        settings.log.event(EVENTS.wifiLeaseDropped, { category, message: 'the first connection on a reused DHCP lease failed: the next join asks DHCP' });
-      }
-    },
-  };
+  join(options: WifiJoinOptions): void {
+    const settings = this.settings;
+    this.stop();
+    this.joining = options;
+    this.startedAt = Time.ticks >>> 0;
+    if (settings.requiresSsid && !settings.ssid) {
+      this.timer = Timer.set(this.failJoin.bind(this, options, {
+        category: 'wifi',
+        message: 'no Wi-Fi network configured — flash the credential store with ssid=NAME (npm run flash:esp32 -- --credentials DIR ssid=NAME)',
+      }), 0);
+      return;
+    }
+    const join: StationJoinOptions = { ssid: settings.ssid ?? 'simulator' };
+    if (settings.password) join.password = settings.password;
+    const hint = options.hint;
+    if (hint && Number.isInteger(hint.channel) && hint.channel >= 1 && hint.channel <= 13 && MAC.test(hint.bssid)) {
+      join.channel = hint.channel;
+      join.bssid = hint.bssid;
+    }
+    if (settings.address) Object.assign(join, settings.address);
+    this.timer = Timer.set(this.joinTimedOut.bind(this, options), this.joinTimeoutMs);
+    try {
+      station.join(join, this.onEvent.bind(this, options));
+    } catch (error) {
+      const text = (error as Error)?.message ?? String(error);
+      if (this.timer) Timer.clear(this.timer);
+      this.timer = Timer.set(this.failJoin.bind(this, options, { category: 'wifi', message: `Wi-Fi join failed: ${text}` }), 0);
+    }
+  }
+
+  leave(): void {
+    this.stop();
+  }
+
+  setPowerSave(mode: WifiPowerSave): void {
+    if (!(mode in POWER_SAVE)) throw new RangeError(`wifi: unknown power save mode ${String(mode)}`);
+    this.powerSave = mode;
+    if (this.joined) this.applyPowerSave();
+  }
+
+  /** How the first secure connection after a join went: a network failure drops a reused lease. */
+  networkResult(category: LinkErrorCategory | 'ok'): void {
+    if (!this.leaseUnconfirmed) return;
+    this.leaseUnconfirmed = false;
+    if (category === 'tcp' || category === 'dns' || category === 'timeout') {
+      station.forgetLease();
+      this.host.log.event(EVENTS.wifiLeaseDropped, { category, message: 'the first connection on a reused DHCP lease failed: the next join asks DHCP' });
+    }
+  }
 }
