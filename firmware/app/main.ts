@@ -70,7 +70,7 @@ export function main(hal: Hal, raw: unknown): AppHandle {
     { load: () => queue.savedTime, save: (wallMs) => queue.saveTime(wallMs) },
     hal.log,
   );
-  const sampler = new Sampler(queue, hal.sensor, { ...hal.clock, wallTime: () => time.now() });
+  const sampler = new Sampler(queue, hal.sensor, { wallTime: () => time.now() });
   const counters = { queueErrors: 0 };
   const keepAliveS = mode === 'always' ? config.keepAliveS : Math.max(config.keepAliveS, 60);
   const client = new MqttClient(

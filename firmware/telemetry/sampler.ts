@@ -17,7 +17,8 @@ export class Sampler {
   /** Samples taken since boot, and how many the queue refused. */
   readonly counters = { taken: 0, refused: 0 };
 
-  constructor(private readonly queue: TelemetryQueue, private readonly sensor: Sensor, private readonly clock: Clock) {}
+  /** `clock` supplies the wall time a sample is stamped with (firmware/time: the one firmware trusts). */
+  constructor(private readonly queue: TelemetryQueue, private readonly sensor: Sensor, private readonly clock: Pick<Clock, 'wallTime'>) {}
 
   /** Read the sensor now and store the sample durably; returns it with its seq. */
   sample(): TakenSample | QueueError {
