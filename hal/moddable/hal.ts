@@ -58,7 +58,7 @@ import {
   retainedCapacity, retainedLoad, retainedStore, setWifiPowerSave, watchdogArm,
 } from './native/power';
 import { CAPABILITIES } from './capabilities';
-import { randomBytes } from './native/tls';
+import { heap as tlsHeap, randomBytes } from './native/tls';
 import { openSecureStream, type SecureStreamHooks } from './secure-stream';
 import { flashKind as storageKind, openFlash, openVolatileFlash } from './storage';
 import { peaks } from './native/memory';
@@ -235,7 +235,9 @@ class HalCore implements WifiHost {
    */
   halt(next: () => void): void {
     this.halted = true;
-    this.log.event(EVENTS.memoryPeaks, { phase: this.phase, ...peaks(true) });
+    // The wake's last peaks carry Mbed TLS's heap too (outside XS): all it holds, and its peak since the last connection began.
+    const tls = tlsHeap();
+    this.log.event(EVENTS.memoryPeaks, { phase: this.phase, ...peaks(true), ...(tls ? { tlsHeap: tls[0], tlsHeapPeak: tls[1] } : {}) });
     for (const { timer } of this.timers.values()) Timer.clear(timer);
     this.timers.clear();
     const open = [...this.streams];

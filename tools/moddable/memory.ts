@@ -12,7 +12,8 @@
  * peaks as each phase ends (`memory.peaks`: boot, join, handshake, session;
  * native/memory), which this collects for the first wake (a fresh machine, as
  * every wake from deep sleep is on a chip; mcsim's emulated wakes reuse the
- * machine), and Mbed TLS's own heap (`tls.measured`, outside XS).
+ * machine), and Mbed TLS's own heap (outside XS: `tls.measured` at the
+ * handshake, the session's `memory.peaks` `tlsHeapPeak` over the connection).
  *
  * A peak counts garbage not yet collected, so it follows the heap XS was given.
  * What a wake needs is shown by a fit run: the same wake with fixed heaps
@@ -56,9 +57,11 @@ export interface WakeMeasurement {
   keepaliveTimeouts: number;
   /**
    * Mbed TLS's own heap (outside XS; counted by native/tls, `tls.measured`):
-   * the handshake's peak and what the connection keeps once up, bytes.
+   * the handshake's peak, what the connection keeps once up, and the peak
+   * over the whole connection until the HAL halts (all Mbed TLS holds, PSA's
+   * own state included), bytes.
    */
-  tls?: { heapHandshakePeak: number; heapSteady: number; keyType: string; resumed: boolean };
+  tls?: { heapHandshakePeak: number; heapSteady: number; heapConnectionPeak?: number; keyType: string; resumed: boolean };
   /** The device's JSON log lines of the wake. */
   events: Array<{ event: string; fields?: Record<string, unknown> }>;
   /** False when the machine ran out of memory (or stack) before the wake ended; `failure` says how. */
@@ -146,6 +149,8 @@ export async function measureWake(options: MeasureOptions): Promise<WakeMeasurem
     while (!failure && endpoint.stats.closes.clean + endpoint.stats.closes.unclean === 0 && Date.now() < closeBy) await new Promise((r) => setTimeout(r, 100));
     const { phases, wake } = phasePeaks(events);
     const measured = events.find((e) => e.event === 'tls.measured')?.fields;
+    // The HAL's last peaks of the wake (as it halts) carry Mbed TLS's peak since the connection began (hal/moddable/hal.ts).
+    const connection = events.find((e) => e.event === 'memory.peaks' && e.fields?.phase === 'session' && typeof e.fields?.tlsHeapPeak === 'number')?.fields;
     return {
       completed: failure === undefined,
       failure,
@@ -157,7 +162,13 @@ export async function measureWake(options: MeasureOptions): Promise<WakeMeasurem
       closes: { clean: endpoint.stats.closes.clean, unclean: endpoint.stats.closes.unclean, wills: endpoint.stats.closes.wills },
       keepaliveTimeouts: endpoint.stats.keepaliveTimeouts,
       tls: measured && typeof measured.heapHandshakePeak === 'number'
-        ? { heapHandshakePeak: Number(measured.heapHandshakePeak), heapSteady: Number(measured.heapSteady), keyType: String(measured.keyType), resumed: measured.resumed === true }
+        ? {
+          heapHandshakePeak: Number(measured.heapHandshakePeak),
+          heapSteady: Number(measured.heapSteady),
+          heapConnectionPeak: connection ? Number(connection.tlsHeapPeak) : undefined,
+          keyType: String(measured.keyType),
+          resumed: measured.resumed === true,
+        }
         : undefined,
       events,
     };
@@ -438,6 +449,11 @@ export function fitCreation(creations: Array<{ creation: GeneratedCreation }>): 
   return { chunk: { initial: chunk, incremental: 0 }, heap: { initial: heap, incremental: 0 }, stack };
 }
 
+/** Mbed TLS's largest heap over the wake's connection: its handshake, or its session when that grew more. */
+export function tlsPeakBytes(tls: NonNullable<WakeMeasurement['tls']>): number {
+  return Math.max(tls.heapHandshakePeak, tls.heapConnectionPeak ?? 0);
+}
+
 /**
  * Each target's creation against `need` (what a fixed-heap wake completed
  * with in mcsim) and its chip's free RAM less `tlsPeakBytes` (Mbed TLS's own
@@ -502,7 +518,7 @@ async function main(argv: string[]): Promise<number> {
     say(`fit run: the wake with fixed heaps (chunk ${fit.chunk.initial} B, ${fit.heap.initial} slots, stack ${fit.stack} slots)`);
     const f = await measureWake({ moddable, work: join(work, 'fit'), keep: true, say, creation: fit });
     const need: PhasePeaks = { chunkBytes: fit.chunk.initial, slots: fit.heap.initial, stackSlots: fit.stack };
-    const tlsPeak = m.tls?.heapHandshakePeak ?? 0;
+    const tlsPeak = m.tls ? tlsPeakBytes(m.tls) : 0;
     const targets = budgets(creations, need, tlsPeak);
     const aws = await measureMqttAws({ moddable, work, say });
     if (values.json) {
@@ -519,7 +535,7 @@ async function main(argv: string[]): Promise<number> {
     for (const phase of WAKE_PHASES) lines.push(row(phase, m.phases[phase], aws.phases[phase]));
     lines.push(row('**wake**', m.wake, aws.wake));
     lines.push('', `${m.samplesQueued} samples queued, ${m.samplesDelivered} delivered in ${m.publishes} publishes; closes ${JSON.stringify(m.closes)}; mqtt-aws: ${aws.publishes} publishes in ${aws.sessionMs / 1000} s`);
-    if (m.tls) lines.push(`Mbed TLS heap (outside XS, ${m.tls.keyType} device key, ${m.tls.resumed ? 'resumed' : 'full'} handshake): peak ${kb(m.tls.heapHandshakePeak)}, steady ${kb(m.tls.heapSteady)}`);
+    if (m.tls) lines.push(`Mbed TLS heap (outside XS, ${m.tls.keyType} device key, ${m.tls.resumed ? 'resumed' : 'full'} handshake): handshake peak ${kb(m.tls.heapHandshakePeak)}, steady ${kb(m.tls.heapSteady)}, connection peak ${m.tls.heapConnectionPeak === undefined ? 'not logged' : kb(m.tls.heapConnectionPeak)}`);
     lines.push(`Fit run (fixed heaps: chunk ${fit.chunk.initial.toLocaleString('en')} B, ${fit.heap.initial.toLocaleString('en')} slots, stack ${fit.stack}): ${f.completed ? `completed, ${f.samplesDelivered} of ${f.samplesQueued} delivered` : `FAILED (${f.failure})`}`, '');
     lines.push('| target | creation | XS on chip | chunk | slots | stack | static block | free RAM (chip) | left after XS + Mbed TLS peak + main task stack |', '|---|---|---|---|---|---|---|---|---|');
     for (const t of targets) {

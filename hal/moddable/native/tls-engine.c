@@ -173,20 +173,6 @@ static int queuePush(flTlsQueue *queue, const uint8_t *bytes, size_t length)
 	return 0;
 }
 
-static size_t queueTake(flTlsQueue *queue, uint8_t *bytes, size_t max)
-{
-	size_t count = queueLength(queue);
-	if (count > max)
-		count = max;
-	memcpy(bytes, queue->bytes + queue->start, count);
-	queue->start += count;
-	if (queue->start == queue->end) {
-		queue->start = 0;
-		queue->end = 0;
-	}
-	return count;
-}
-
 static void queueFree(flTlsQueue *queue)
 {
 	if (queue->bytes) {
@@ -194,6 +180,20 @@ static void queueFree(flTlsQueue *queue)
 		mbedtls_free(queue->bytes);
 	}
 	memset(queue, 0, sizeof(*queue));
+}
+
+/* Takes up to `max` bytes; a queue taken empty gives its buffer back, so an idle connection holds none. */
+static size_t queueTake(flTlsQueue *queue, uint8_t *bytes, size_t max)
+{
+	size_t count = queueLength(queue);
+	if (count > max)
+		count = max;
+	if (count)
+		memcpy(bytes, queue->bytes + queue->start, count);
+	queue->start += count;
+	if (queue->start == queue->end)
+		queueFree(queue);
+	return count;
 }
 
 /* ---- the engine ------------------------------------------------------------- */

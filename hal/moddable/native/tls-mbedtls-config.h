@@ -10,6 +10,9 @@
  * Mbed TLS, so the simulator's per-connection heap is the device's:
  * - MBEDTLS_PLATFORM_MEMORY: allocations go through mbedtls_calloc/free, which
  *   tls-engine.c counts (ESP-IDF always builds with it: port/include/mbedtls/esp_config.h).
+ * - MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS: PSA functions work in the caller's
+ *   buffers instead of copying them first (ESP-IDF defines it in esp_config.h;
+ *   without it every AEAD record operation allocated a record-sized copy).
  * - 16 KB incoming records (a peer may send a full 2^14-byte record, RFC 5246
  *   6.2.1, RFC 8446 5.1; AWS IoT negotiates no max_fragment_length), 4 KB
  *   outgoing (the largest thing the firmware writes is a 4 KB telemetry batch;
@@ -21,6 +24,7 @@
 #define FIELDLINK_TLS_MBEDTLS_CONFIG_H
 
 #define MBEDTLS_PLATFORM_MEMORY
+#define MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS
 
 #define MBEDTLS_SSL_IN_CONTENT_LEN 16384
 #define MBEDTLS_SSL_OUT_CONTENT_LEN 4096

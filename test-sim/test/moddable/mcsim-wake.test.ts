@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUDGET_TARGETS, budgets, fitCreation, MEMORY_MARGIN, measureWake, targetCreations } from '../../../tools/moddable/memory';
+import { BUDGET_TARGETS, budgets, fitCreation, MEMORY_MARGIN, measureWake, targetCreations, tlsPeakBytes } from '../../../tools/moddable/memory';
 
 const MODDABLE = process.env.MODDABLE;
 const hasXvfb = spawnSync('sh', ['-c', 'command -v xvfb-run && command -v stdbuf'], { stdio: 'ignore' }).status === 0;
@@ -61,7 +61,8 @@ test('a full wake in mcsim uploads a full backlog, ends with a clean DISCONNECT,
     assert.ok(f.completed, `the wake with fixed heaps ${JSON.stringify(fit)} ran out: ${f.failure}`);
     assert.ok(f.samplesDelivered >= f.samplesQueued, `fit run: ${f.samplesDelivered} of ${f.samplesQueued} delivered`);
     const need = { chunkBytes: fit.chunk.initial, slots: fit.heap.initial, stackSlots: fit.stack };
-    const targets = budgets(creations, need, m.tls.heapHandshakePeak);
+    assert.ok(m.tls.heapConnectionPeak !== undefined && m.tls.heapConnectionPeak >= m.tls.heapHandshakePeak, `memory.peaks (session) with Mbed TLS's peak over the connection, at least the handshake's\n${JSON.stringify(m.tls)}`);
+    const targets = budgets(creations, need, tlsPeakBytes(m.tls));
     // The figures of README "Memory" (npm run memory:moddable prints them as tables).
     t.diagnostic(JSON.stringify({ phases: m.phases, wake: m.wake, tls: m.tls, closes: m.closes, delivered: m.samplesDelivered, queued: m.samplesQueued, fit: { creation: fit, phases: f.phases }, targets: targets.map(({ target, xsBytes, headroomBytes, chunkMargin, slotMargin, stackMargin, staticMargin }) => ({ target, xsBytes, headroomBytes, chunkMargin, slotMargin, stackMargin, staticMargin })) }));
     for (const budget of targets) {

@@ -120,4 +120,16 @@ test('each connection reports its Mbed TLS heap: a resumed handshake peaks lower
   }
   const peak = (list: typeof measured) => Math.max(...list.map((m) => m.heapHandshakePeak as number));
   assert.ok(peak(resumed) < peak(full), `resumed ${peak(resumed)} B, full ${peak(full)} B`);
+  // As the HAL halts for deep sleep it logs Mbed TLS's peak since the last connection began: never below that handshake's.
+  let last: Record<string, unknown> | undefined;
+  let halts = 0;
+  for (const e of sim.events()) {
+    if (e.event === 'tls.measured') last = e.fields;
+    if (e.event !== 'memory.peaks' || e.fields?.tlsHeapPeak === undefined || !last) continue;
+    halts++;
+    t.diagnostic(`Mbed TLS peak over the connection ${String(e.fields.tlsHeapPeak)} B (its handshake ${String(last.heapHandshakePeak)} B)`);
+    assert.ok((e.fields.tlsHeapPeak as number) >= (last.heapHandshakePeak as number), JSON.stringify({ peaks: e.fields, measured: last }));
+    last = undefined;
+  }
+  assert.equal(halts, 2, `the two deep sleeps after a connection (tests above) log memory.peaks with tlsHeapPeak: ${halts}`);
 });
