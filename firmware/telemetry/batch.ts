@@ -92,15 +92,20 @@ export function buildBatch(queue: TelemetryQueue, options: BatchOptions, cursor?
   const stats = queue.stats;
   const acked = stats.droppedTotal - stats.dropped;
   const dropped = stats.droppedTotal - Math.max(acked, Math.min(cursor?.droppedTotal ?? 0, stats.droppedTotal));
-  const json = (first: number, last: number, samples: string, dropped: number): string =>
-    `{"thing":${thing},"seq":[${first},${last}],"samples":[${samples}],"dropped":${dropped},"fw":${fw}}`;
+  const head = (first: number, last: number): Uint8Array => toUtf8(`{"thing":${thing},"seq":[${first},${last}],"samples":[`);
+  const tail = (n: number): Uint8Array => toUtf8(`],"dropped":${n},"fw":${fw}}`);
   // The envelope with 10-digit room for each number (the largest u32): the bound holds whatever the ids are.
-  const envelope = toUtf8(json(MAX_U32, MAX_U32, '', MAX_U32)).length;
+  const start = head(MAX_U32, MAX_U32).length;
+  const envelope = start + tail(MAX_U32).length;
   if (!Number.isInteger(maxBytes) || maxBytes > AWS_MAX_PAYLOAD || maxBytes < envelope + MAX_SAMPLE_JSON) {
     throw new RangeError(`batch: maxBytes ${maxBytes} must be an integer from ${envelope + MAX_SAMPLE_JSON} to ${AWS_MAX_PAYLOAD}`);
   }
   let after = cursor?.seq ?? 0;
-  const parts: string[] = [];
+  // The samples go straight into the payload's bytes (no string per sample kept, no joined copy),
+  // after room for the head at its longest; the head is put right before them once `last` is known.
+  const out = new Uint8Array(maxBytes);
+  let at = start;
+  let count = 0;
   let used = envelope;
   let first = 0;
   let last = 0;
@@ -112,7 +117,7 @@ export function buildBatch(queue: TelemetryQueue, options: BatchOptions, cursor?
     for (const record of records) {
       const sample = decodeSample(record.payload);
       const part = sample ? `[${record.id},${sample.t === null ? 'null' : num(sample.t)},${num(sample.v)}]` : '';
-      const cost = part.length + (parts.length > 0 && part ? 1 : 0);
+      const cost = part.length + (count > 0 && part ? 1 : 0);
       if (used + cost > maxBytes) {
         full = true;
         break;
@@ -121,7 +126,9 @@ export function buildBatch(queue: TelemetryQueue, options: BatchOptions, cursor?
       last = record.id;
       after = record.id;
       if (part) {
-        parts.push(part);
+        if (count++) out[at++] = 44; // ','
+        out.set(toUtf8(part), at);
+        at += part.length;
         used += cost;
       } else {
         skipped++;
@@ -129,11 +136,15 @@ export function buildBatch(queue: TelemetryQueue, options: BatchOptions, cursor?
     }
   }
   if (first === 0) return undefined;
+  const h = head(first, last);
+  const t = tail(dropped);
+  out.set(h, start - h.length);
+  out.set(t, at);
   return {
-    payload: toUtf8(json(first, last, parts.join(','), dropped)),
+    payload: out.slice(start - h.length, at + t.length),
     first,
     last,
-    count: parts.length,
+    count,
     skipped,
     dropped,
     droppedTotal: stats.droppedTotal,
