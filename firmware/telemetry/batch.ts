@@ -112,7 +112,7 @@ export function buildBatch(queue: TelemetryQueue, options: BatchOptions, cursor?
   let skipped = 0;
   let full = false;
   while (!full) {
-    const records = queue.peek({ after, maxRecords: 32, maxBytes: 32 * 64 });
+    const records = queue.peek({ after, maxRecords: 16, maxBytes: 16 * 64 });
     if (records.length === 0) break;
     for (const record of records) {
       const sample = decodeSample(record.payload);
