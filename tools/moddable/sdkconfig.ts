@@ -95,6 +95,16 @@ export function sdkconfigKeys(text: string): Map<string, string> {
   return keys;
 }
 
+/** The keys a layer directory's `files` set, later files winning, as Moddable merges them; a missing file sets none. */
+export function layerKeys(dir: string, files: readonly string[]): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const name of files) {
+    const path = join(dir, name);
+    if (existsSync(path)) for (const [k, v] of sdkconfigKeys(readFileSync(path, 'utf8'))) keys.set(k, v);
+  }
+  return keys;
+}
+
 export interface LayerResult {
   /** Where the composed files are: what SDKCONFIGPATH must name. */
   directory: string;

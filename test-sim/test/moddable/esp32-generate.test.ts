@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { planBuild } from '../../../tools/moddable/build';
 import { layout, parseTable, type Partition } from '../../../tools/moddable/partitions';
-import { readTarget, sdkconfigKeys, type BoardTarget } from '../../../tools/moddable/sdkconfig';
+import { layerKeys, readTarget, sdkconfigKeys, type BoardTarget } from '../../../tools/moddable/sdkconfig';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const MODDABLE = process.env.MODDABLE;
@@ -41,22 +41,16 @@ function norm(value: string | undefined): string | undefined {
   return value === '' ? 'n' : value;
 }
 
+function layerFiles(release: boolean): string[] {
+  return ['sdkconfig.defaults', ...(release ? ['sdkconfig.defaults.release'] : [])];
+}
+
 function boardLayer(board: BoardTarget, release: boolean): Map<string, string> {
-  const keys = new Map<string, string>();
-  if (!board.sdkconfigDir) return keys;
-  for (const name of ['sdkconfig.defaults', ...(release ? ['sdkconfig.defaults.release'] : [])]) {
-    const path = join(board.sdkconfigDir, name);
-    if (existsSync(path)) for (const [k, v] of sdkconfigKeys(readFileSync(path, 'utf8'))) keys.set(k, v);
-  }
-  return keys;
+  return board.sdkconfigDir ? layerKeys(board.sdkconfigDir, layerFiles(release)) : new Map();
 }
 
 function projectLayer(release: boolean): Map<string, string> {
-  const keys = new Map<string, string>();
-  for (const name of ['sdkconfig.defaults', ...(release ? ['sdkconfig.defaults.release'] : [])]) {
-    for (const [k, v] of sdkconfigKeys(readFileSync(join(ROOT, 'manifests/esp32/sdkconfig', name), 'utf8'))) keys.set(k, v);
-  }
-  return keys;
+  return layerKeys(join(ROOT, 'manifests/esp32/sdkconfig'), layerFiles(release));
 }
 
 interface Generated {

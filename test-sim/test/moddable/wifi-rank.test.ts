@@ -8,28 +8,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHIP_AVAILABLE_BYTES, TARGET_CHIP, WIFI_RANKS, wifiRankExcess, wifiSettings } from '../../../tools/moddable/memory';
-import { LAYER_FILES, sdkconfigKeys } from '../../../tools/moddable/sdkconfig';
+import { LAYER_FILES, layerKeys } from '../../../tools/moddable/sdkconfig';
 import { ROOT } from '../../../tools/moddable/build';
 
-function layerKeys(): Map<string, string> {
-  const keys = new Map<string, string>();
-  for (const name of LAYER_FILES) {
-    let text: string;
-    try {
-      text = readFileSync(join(ROOT, 'manifests/esp32/sdkconfig', name), 'utf8');
-    } catch {
-      continue;
-    }
-    for (const [k, v] of sdkconfigKeys(text)) keys.set(k, v);
-  }
-  return keys;
+function projectLayer(): Map<string, string> {
+  return layerKeys(join(ROOT, 'manifests/esp32/sdkconfig'), LAYER_FILES);
 }
 
 test('fieldlink\'s sdkconfig layer keeps every Wi-Fi and lwIP setting at or below each chip\'s budgeted rank', () => {
-  const layer = wifiSettings(layerKeys());
+  const layer = wifiSettings(projectLayer());
   for (const chip of new Set(Object.values(TARGET_CHIP))) {
     const rank = WIFI_RANKS[chip];
     assert.ok(rank, `${chip} has a rank`);
@@ -39,7 +28,7 @@ test('fieldlink\'s sdkconfig layer keeps every Wi-Fi and lwIP setting at or belo
 });
 
 test('a layer that raises a buffer, turns A-MPDU RX back on or leaves a key to the base is outside the rank', () => {
-  const base = layerKeys();
+  const base = projectLayer();
   const raised = new Map(base).set('CONFIG_ESP_WIFI_STATIC_RX_BUFFER_NUM', '10');
   assert.deepEqual(wifiRankExcess(wifiSettings(raised), WIFI_RANKS.esp32c3), ['CONFIG_ESP_WIFI_STATIC_RX_BUFFER_NUM=10 > 3']);
   const ampdu = new Map(base).set('CONFIG_ESP_WIFI_AMPDU_RX_ENABLED', 'y');
