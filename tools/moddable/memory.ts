@@ -413,7 +413,7 @@ export interface TargetBudget {
   staticMargin?: number;
   /** CHIP_AVAILABLE_BYTES of its chip. */
   availableBytes: number;
-  /** Left of it with the XS machine, Mbed TLS's handshake peak and Moddable's main task stack. */
+  /** Left of it with the XS machine, Mbed TLS's peak (tlsPeakBytes) and Moddable's main task stack. */
   headroomBytes: number;
 }
 
@@ -456,10 +456,10 @@ export function tlsPeakBytes(tls: NonNullable<WakeMeasurement['tls']>): number {
 
 /**
  * Each target's creation against `need` (what a fixed-heap wake completed
- * with in mcsim) and its chip's free RAM less `tlsPeakBytes` (Mbed TLS's own
- * heap at its handshake peak, outside XS) and Moddable's main task stack.
+ * with in mcsim) and its chip's free RAM less `tlsBytes` (Mbed TLS's own
+ * heap at its peak, tlsPeakBytes; outside XS) and Moddable's main task stack.
  */
-export function budgets(creations: Array<{ target: string; creation: GeneratedCreation }>, need: PhasePeaks, tlsPeakBytes: number): TargetBudget[] {
+export function budgets(creations: Array<{ target: string; creation: GeneratedCreation }>, need: PhasePeaks, tlsBytes: number): TargetBudget[] {
   return creations.map(({ target, creation }) => {
     const chip = TARGET_CHIP[target] ?? 'esp32';
     const xsBytes = xsBytesOnChip(creation);
@@ -467,7 +467,7 @@ export function budgets(creations: Array<{ target: string; creation: GeneratedCr
       target, chip, creation, xsBytes,
       stackMargin: creation.stack / need.stackSlots - 1,
       availableBytes: CHIP_AVAILABLE_BYTES[chip],
-      headroomBytes: CHIP_AVAILABLE_BYTES[chip] - xsBytes - tlsPeakBytes - MODDABLE_MAIN_TASK_STACK_BYTES,
+      headroomBytes: CHIP_AVAILABLE_BYTES[chip] - xsBytes - tlsBytes - MODDABLE_MAIN_TASK_STACK_BYTES,
     };
     if (creation.static) {
       budget.staticMargin = creation.static / (need.chunkBytes + (need.slots + need.stackSlots) * ESP32_SLOT_BYTES) - 1;
